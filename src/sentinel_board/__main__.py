@@ -1,0 +1,3 @@
+from sentinel_board.cli import main
+
+main()

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Address = tuple[str, int]
+
+
+def parse_address(text: str) -> Address:
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text.strip()!r} is not host:port (for example 127.0.0.1:26380)")
+    return host.strip("[]"), int(port)
+
+
+def format_address(address: Address) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_BOARD_", extra="ignore")
+
+    sentinels: Annotated[list[Address], NoDecode] = Field(
+        default=[("127.0.0.1", 26380), ("127.0.0.1", 26381), ("127.0.0.1", 26382)],
+        description="The sentinels to ask for the master, host:port separated by commas.",
+    )
+    master_name: str = "mymaster"
+    redis_password: SecretStr | None = None
+    sentinel_password: SecretStr | None = None
+    key_prefix: str = ""
+
+    sentinel_timeout: float = Field(
+        default=0.3, gt=0, description="Per-sentinel query timeout (s)."
+    )
+    socket_timeout: float = Field(
+        1.0, gt=0, description="Redis command timeout (s), WAIT excluded."
+    )
+    connect_timeout: float = Field(default=0.5, gt=0)
+    failover_deadline: float = Field(
+        10.0, gt=0, description="How long a request waits for a failover before answering 503 (s)."
+    )
+    min_replica_acks: int = Field(
+        default=1, ge=0, description="Replicas that must confirm a write (WAIT)."
+    )
+    ack_timeout_ms: int = Field(
+        default=1000, ge=0, description="How long WAIT waits for them (ms)."
+    )
+    dedup_ttl_seconds: int = Field(
+        default=86400, gt=0, description="How long a message id is remembered."
+    )
+
+    max_message_length: int = Field(default=1000, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    page_limit: int = Field(default=100, gt=0, description="Messages of each list a page shows.")
+    max_page_limit: int = Field(default=1000, gt=0)
+
+    @field_validator("sentinels", mode="before")
+    @classmethod
+    def _split_sentinels(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            parsed = [parse_address(v) if isinstance(v, str) else v for v in value]
+            if not parsed:
+                raise ValueError("at least one sentinel host:port is needed")
+            return parsed
+        return value

@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import (
+    AuthenticationError,
+    BusyLoadingError,
+    MasterDownError,
+    NoPermissionError,
+    NoScriptError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from sentinel_board.config import Address, Settings, format_address
+
+T = TypeVar("T")
+logger = logging.getLogger("sentinel_board.redis_ha")
+
+
+class Unavailable(Exception):
+    """No master could serve the request within the failover deadline."""
+
+    def __init__(self, reason: str, retry_after: int = 1) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class NotReplicated(Unavailable):
+    """The master took the write but too few replicas confirmed it in time."""
+
+
+class MasterNotFound(Unavailable):
+    """No sentinel named a master that answers ROLE as a master."""
+
+
+@dataclass(frozen=True)
+class Script:
+    body: str
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", hashlib.sha1(self.body.encode()).hexdigest())
+
+
+@dataclass
+class HAStats:
+    retries: int = 0
+    failovers_followed: int = 0
+    unavailable: int = 0
+
+
+def _no_retry() -> Retry:
+    # Retrying inside one command can reconnect to a dead master's address
+    # (redis/redis-py#3874); every retry here goes through a fresh discovery.
+    return Retry(NoBackoff(), 0)
+
+
+def _transient(error: Exception) -> bool:
+    if isinstance(error, RedisConnectionError | RedisTimeoutError | OSError | asyncio.TimeoutError):
+        return True
+    if isinstance(error, ReadOnlyError | BusyLoadingError | MasterDownError):
+        return True
+    return isinstance(error, ResponseError) and str(error).startswith("NOREPLICAS")
+
+
+async def command(client: Redis, *args: str | int) -> Any:
+    """A raw command; redis-py leaves execute_command untyped."""
+    return await client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+class RedisHA:
+    """The master of a Sentinel-monitored set, found and followed through failovers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stats = HAStats()
+        self._sentinels: list[tuple[Address, Redis]] = [
+            (address, self._client(address, sentinel=True)) for address in settings.sentinels
+        ]
+        self._master: Redis | None = None
+        self._master_address: Address | None = None
+        self._generation = 0
+        self._discovered_at = 0.0
+        self._lock = asyncio.Lock()
+
+    @property
+    def master_address(self) -> Address | None:
+        return self._master_address
+
+    def _client(self, address: Address, *, sentinel: bool = False) -> Redis:
+        s = self.settings
+        password = s.sentinel_password if sentinel else s.redis_password
+        timeout = s.sentinel_timeout if sentinel else s.socket_timeout + s.ack_timeout_ms / 1000
+        return Redis(
+            host=address[0],
+            port=address[1],
+            password=password.get_secret_value() if password else None,
+            socket_timeout=timeout,
+            socket_connect_timeout=s.sentinel_timeout if sentinel else s.connect_timeout,
+            retry=_no_retry(),
+            client_name="sentinel-board",
+        )
+
+    async def aclose(self) -> None:
+        if self._master is not None:
+            await self._master.aclose()
+        for _, client in self._sentinels:
+            await client.aclose()
+
+    async def read(self, op: Callable[[Redis], Awaitable[T]]) -> T:
+        return await self._with_failover(op)
+
+    async def write(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        """Run a Lua script on the master, then WAIT for replicas, in one round trip."""
+        s = self.settings
+
+        async def attempt(client: Redis) -> Any:
+            result, acks = await self._eval_then_wait(client, script, keys, args, use_sha=True)
+            if isinstance(result, NoScriptError):
+                result, acks = await self._eval_then_wait(client, script, keys, args, use_sha=False)
+            if isinstance(result, Exception):
+                raise result
+            if acks < s.min_replica_acks:
+                raise NotReplicated(
+                    f"the write reached the master but {acks} of {s.min_replica_acks} replicas "
+                    f"confirmed it within {s.ack_timeout_ms} ms"
+                )
+            return result
+
+        return await self._with_failover(attempt)
+
+    async def _eval_then_wait(
+        self,
+        client: Redis,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        *,
+        use_sha: bool,
+    ) -> tuple[Any, int]:
+        s = self.settings
+        pipe = client.pipeline(transaction=False)
+        command = ("EVALSHA", script.sha) if use_sha else ("EVAL", script.body)
+        pipe.execute_command(*command, len(keys), *keys, *args)
+        if s.min_replica_acks:
+            pipe.execute_command("WAIT", s.min_replica_acks, s.ack_timeout_ms)
+        replies = await pipe.execute(raise_on_error=False)
+        if s.min_replica_acks and isinstance(replies[1], Exception):
+            raise replies[1]
+        return replies[0], int(replies[1]) if s.min_replica_acks else 0
+
+    async def _with_failover(self, op: Callable[[Redis], Awaitable[T]]) -> T:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.failover_deadline
+        delay = 0.02
+        last_error: str | None = None
+        while True:
+            generation = self._generation
+            try:
+                if self._master is None or last_error is not None:
+                    await self._rediscover(generation, last_error or "first use")
+                assert self._master is not None
+                return await op(self._master)
+            except Unavailable as error:
+                if not isinstance(error, NotReplicated | MasterNotFound):
+                    raise
+                last_error = error.reason
+            except (AuthenticationError, NoPermissionError) as error:
+                self.stats.unavailable += 1
+                raise Unavailable(
+                    f"Redis refused the app's credentials ({type(error).__name__}): "
+                    "check SENTINEL_BOARD_REDIS_PASSWORD and SENTINEL_BOARD_SENTINEL_PASSWORD"
+                ) from None
+            except (TimeoutError, RedisError, OSError) as error:
+                if not _transient(error):
+                    raise
+                last_error = _describe(error)
+            if loop.time() + delay > deadline:
+                self.stats.unavailable += 1
+                raise Unavailable(
+                    f"no master served the request within {self.settings.failover_deadline:g} s "
+                    f"(last error: {last_error})",
+                    retry_after=max(1, round(self.settings.failover_deadline / 5)),
+                )
+            self.stats.retries += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    async def _rediscover(self, seen_generation: int, reason: str) -> None:
+        async with self._lock:
+            recently = time.monotonic() - self._discovered_at < 0.05
+            if self._master is not None and (self._generation != seen_generation or recently):
+                return
+            address, client = await self._discover()
+            self._discovered_at = time.monotonic()
+            self._generation += 1
+            if client is self._master:
+                return
+            old, old_address = self._master, self._master_address
+            self._master, self._master_address = client, address
+            if old is not None:
+                self.stats.failovers_followed += 1
+                logger.warning(
+                    "following failover: master %s -> %s (%s)",
+                    format_address(old_address) if old_address else "?",
+                    format_address(address),
+                    reason,
+                )
+                await old.aclose()
+            else:
+                logger.info(
+                    "master of %r is %s", self.settings.master_name, format_address(address)
+                )
+
+    async def _discover(self) -> tuple[Address, Redis]:
+        """Ask the sentinels in turn; trust an answer only once ROLE confirms it."""
+        problems: list[str] = []
+        for index, (sentinel_address, sentinel) in enumerate(self._sentinels):
+            where = format_address(sentinel_address)
+            try:
+                reply = await command(
+                    sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.settings.master_name
+                )
+            except (TimeoutError, RedisError, OSError) as error:
+                problems.append(f"sentinel {where}: {_describe(error)}")
+                continue
+            if not reply:
+                problems.append(f"sentinel {where} does not know {self.settings.master_name!r}")
+                continue
+            address = (reply[0].decode(), int(reply[1]))
+            client = self._master if address == self._master_address else None
+            client = client or self._client(address)
+            try:
+                role = await command(client, "ROLE")
+            except (TimeoutError, RedisError, OSError) as error:
+                problems.append(f"master {format_address(address)}: {_describe(error)}")
+                if client is not self._master:
+                    await client.aclose()
+                continue
+            if role[0] != b"master":
+                problems.append(f"{format_address(address)} answers ROLE {role[0].decode()}")
+                if client is not self._master:
+                    await client.aclose()
+                continue
+            if index:
+                self._sentinels.insert(0, self._sentinels.pop(index))
+            return address, client
+        raise MasterNotFound("; ".join(problems) or "no sentinels configured")

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from sentinel_board.redis_ha import RedisHA, Script
+
+# KEYS: UNREAD, dedup key. ARGV: message JSON, dedup TTL (s).
+# The dedup key is written with the message, so a replica that has one has both.
+PUSH = Script("""
+local seen = redis.call('GET', KEYS[2])
+if seen then
+  return {seen, 1}
+end
+local count = redis.call('RPUSH', KEYS[1], ARGV[1])
+local result = count .. '\\n' .. ARGV[1]
+redis.call('SET', KEYS[2], result, 'EX', ARGV[2])
+return {result, 0}
+""")
+
+# KEYS: UNREAD, READ. ARGV: batch size. Moves the oldest unread to the end of READ.
+FLUSH_BATCH = Script("""
+local items = redis.call('LPOP', KEYS[1], ARGV[1])
+if not items then
+  return {0, 0}
+end
+redis.call('RPUSH', KEYS[2], unpack(items))
+return {#items, redis.call('LLEN', KEYS[1])}
+""")
+
+FLUSH_BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    message: str
+    created_at: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Message:
+        try:
+            data = json.loads(raw)
+            return cls(
+                id=str(data["id"]),
+                message=str(data["message"]),
+                created_at=str(data.get("created_at", "")),
+            )
+        except (ValueError, KeyError, TypeError):
+            # Not written by us: shown as it is rather than hidden.
+            text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+            return cls(id="", message=text, created_at="")
+
+
+@dataclass(frozen=True)
+class Pushed:
+    message: Message
+    unread_count: int
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class MessageGroup:
+    unread: list[Message]
+    read: list[Message]
+    unread_total: int
+    read_total: int
+
+
+class MessageStore:
+    def __init__(self, redis: RedisHA, *, key_prefix: str = "", dedup_ttl: int = 86400) -> None:
+        self.redis = redis
+        self.unread_key = f"{key_prefix}UNREAD"
+        self.read_key = f"{key_prefix}READ"
+        self.dedup_prefix = f"{key_prefix}dedup:"
+        self.dedup_ttl = dedup_ttl
+
+    async def push(self, text: str, *, idempotency_key: str | None = None) -> Pushed:
+        """Append to UNREAD; the same key (by default the new message's id) is stored once."""
+        message = Message(
+            id=uuid.uuid4().hex,
+            message=text,
+            created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )
+        dedup_key = self.dedup_prefix + (
+            f"key:{idempotency_key}" if idempotency_key else f"id:{message.id}"
+        )
+        raw, replayed = await self.redis.write(
+            PUSH, [self.unread_key, dedup_key], [message.to_json(), self.dedup_ttl]
+        )
+        count, _, stored = raw.partition(b"\n")
+        return Pushed(Message.from_json(stored), int(count), bool(replayed))
+
+    async def unread_size(self) -> int:
+        async def llen(client: Redis) -> int:
+            return int(await client.llen(self.unread_key))
+
+        return await self.redis.read(llen)
+
+    async def read_group(self, limit: int) -> MessageGroup:
+        """The newest `limit` of each list (oldest first), with both totals, as one snapshot."""
+
+        async def snapshot(client: Redis) -> list[Any]:
+            pipe = client.pipeline(transaction=True)
+            pipe.lrange(self.unread_key, -limit, -1)
+            pipe.lrange(self.read_key, -limit, -1)
+            pipe.llen(self.unread_key)
+            pipe.llen(self.read_key)
+            return list(await pipe.execute())
+
+        unread, read, unread_total, read_total = await self.redis.read(snapshot)
+        return MessageGroup(
+            unread=[Message.from_json(m) for m in unread],
+            read=[Message.from_json(m) for m in read],
+            unread_total=int(unread_total),
+            read_total=int(read_total),
+        )
+
+    async def flush(self) -> int:
+        """Move every unread message to the end of READ, a batch at a time.
+
+        Each batch is one atomic script, so a message is always in exactly one
+        list; a retry after an interruption moves what is left.
+        """
+        keys = [self.unread_key, self.read_key]
+        moved, remaining = await self.redis.write(FLUSH_BATCH, keys, [FLUSH_BATCH_SIZE])
+        total = int(moved)
+        # Bounded by what was unread at the start, so steady writers cannot keep us here.
+        for _ in range(math.ceil(int(remaining) / FLUSH_BATCH_SIZE)):
+            moved, remaining = await self.redis.write(FLUSH_BATCH, keys, [FLUSH_BATCH_SIZE])
+            total += int(moved)
+            if not int(remaining):
+                break
+        return total

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query, Response
+from pydantic import BaseModel, Field
+
+from sentinel_board.store import Message
+from sentinel_board.web.deps import AppSettings, Store
+from sentinel_board.web.validation import idempotency_key, message_text
+
+router = APIRouter(prefix="/api", tags=["messages"])
+
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "No Redis master within the failover deadline; retry after Retry-After."}
+}
+
+
+class NewMessage(BaseModel):
+    message: str = Field(description="The text; not blank, at most max_message_length characters.")
+
+
+class MessageOut(BaseModel):
+    id: str
+    message: str
+    created_at: str
+
+
+class CreatedMessage(MessageOut):
+    unread_count: int
+
+
+class MessagePage(BaseModel):
+    unread: list[MessageOut]
+    read: list[MessageOut]
+    unread_total: int
+    read_total: int
+
+
+class UnreadSize(BaseModel):
+    size: int
+
+
+class Flushed(BaseModel):
+    moved: int
+
+
+def _out(message: Message) -> MessageOut:
+    return MessageOut(id=message.id, message=message.message, created_at=message.created_at)
+
+
+@router.post(
+    "/messages",
+    status_code=201,
+    responses={409: {"description": "Idempotency-Key reused for another message"}, **UNAVAILABLE},
+)
+async def create_message(
+    body: NewMessage,
+    response: Response,
+    store: Store,
+    settings: AppSettings,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Retrying with the same key returns the first result, stored once.",
+        ),
+    ] = None,
+) -> CreatedMessage:
+    text = message_text(body.message, settings.max_message_length)
+    pushed = await store.push(text, idempotency_key=idempotency_key(key))
+    if pushed.replayed:
+        if pushed.message.message != text:
+            raise HTTPException(409, "Idempotency-Key: already used for a different message")
+        response.headers["Idempotent-Replayed"] = "true"
+    return CreatedMessage(**_out(pushed.message).model_dump(), unread_count=pushed.unread_count)
+
+
+@router.get("/messages", responses=UNAVAILABLE)
+async def list_messages(
+    store: Store,
+    settings: AppSettings,
+    limit: Annotated[int | None, Query(ge=1, description="Newest messages of each list.")] = None,
+) -> MessagePage:
+    if limit is not None and limit > settings.max_page_limit:
+        raise HTTPException(422, f"limit: at most {settings.max_page_limit}")
+    group = await store.read_group(limit or settings.page_limit)
+    return MessagePage(
+        unread=[_out(m) for m in group.unread],
+        read=[_out(m) for m in group.read],
+        unread_total=group.unread_total,
+        read_total=group.read_total,
+    )
+
+
+@router.get("/unread-list/size", responses=UNAVAILABLE)
+async def unread_size(store: Store) -> UnreadSize:
+    return UnreadSize(size=await store.unread_size())
+
+
+@router.post("/messages/flush", responses=UNAVAILABLE)
+async def flush(store: Store) -> Flushed:
+    return Flushed(moved=await store.flush())

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from sentinel_board import __version__
+from sentinel_board.config import Settings
+from sentinel_board.redis_ha import RedisHA, Unavailable
+from sentinel_board.store import MessageStore
+from sentinel_board.web import api, routes
+from sentinel_board.web.errors import install_error_handlers
+from sentinel_board.web.limits import BodySizeLimit
+
+logger = logging.getLogger("sentinel_board.web")
+HERE = Path(__file__).parent
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = RedisHA(settings)
+        app.state.redis = redis
+        app.state.store = MessageStore(
+            redis, key_prefix=settings.key_prefix, dedup_ttl=settings.dedup_ttl_seconds
+        )
+        try:
+            await redis.read(lambda client: client.ping())
+        except Unavailable as error:
+            # Not fatal: requests keep asking the sentinels until a master appears.
+            logger.warning("no Redis master yet: %s", error.reason)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+
+    app = FastAPI(
+        title="sentinel-board",
+        version=__version__,
+        summary="A message board on Redis with Sentinel high availability.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(routes.router)
+    app.include_router(api.router)
+    return app

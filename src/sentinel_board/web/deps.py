@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from sentinel_board.config import Settings
+from sentinel_board.store import MessageStore
+
+
+def _store(request: Request) -> MessageStore:
+    store: MessageStore = request.app.state.store
+    return store
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+Store = Annotated[MessageStore, Depends(_store)]
+AppSettings = Annotated[Settings, Depends(_settings)]

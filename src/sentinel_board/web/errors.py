@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from sentinel_board.redis_ha import Unavailable
+
+
+def error_response(
+    path: str, status: int, detail: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """JSON under /api, plain text for the pages' own fetches: a message either way."""
+    if path.startswith("/api/"):
+        return JSONResponse({"detail": detail}, status, headers=headers)
+    return PlainTextResponse(detail, status, headers=headers)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "header", "path")]
+    return ".".join(parts) or "request"
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Unavailable)
+    return error_response(
+        request.url.path,
+        503,
+        f"Redis is unavailable: {exc.reason}. Retry in {exc.retry_after} s.",
+        {"Retry-After": str(exc.retry_after)},
+    )
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(request.url.path, exc.status_code, str(exc.detail), exc.headers)
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    detail = "; ".join(f"{_field(e['loc'])}: {e['msg']}" for e in exc.errors())
+    return error_response(request.url.path, 422, detail)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Unavailable, _unavailable)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(RequestValidationError, _invalid)

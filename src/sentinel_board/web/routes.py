@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Header, Request, Response
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from sentinel_board.config import Settings, format_address
+from sentinel_board.redis_ha import RedisHA
+from sentinel_board.web.deps import AppSettings, Store
+from sentinel_board.web.validation import idempotency_key, message_text
+
+
+def _page_context(request: Request) -> dict[str, object]:
+    """What every page shows of Sentinel as configuration provider."""
+    settings: Settings = request.app.state.settings
+    redis: RedisHA = request.app.state.redis
+    master = redis.master_address
+    return {
+        "master": format_address(master) if master else None,
+        "master_name": settings.master_name,
+        "sentinels": [format_address(s) for s in settings.sentinels],
+        "max_length": settings.max_message_length,
+    }
+
+
+templates = Jinja2Templates(
+    directory=Path(__file__).parent / "templates", context_processors=[_page_context]
+)
+router = APIRouter(include_in_schema=False)
+
+
+def _count(request: Request, unread: int) -> HTMLResponse:
+    return templates.TemplateResponse(request, "_count.html", {"unread": unread})
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request, store: Store) -> HTMLResponse:
+    return templates.TemplateResponse(request, "index.html", {"unread": await store.unread_size()})
+
+
+@router.post("/message", response_class=HTMLResponse)
+async def create_message(
+    request: Request,
+    store: Store,
+    settings: AppSettings,
+    message: Annotated[str | None, Form()] = None,
+    key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> HTMLResponse:
+    text = message_text(message, settings.max_message_length)
+    pushed = await store.push(text, idempotency_key=idempotency_key(key))
+    return _count(request, pushed.unread_count)
+
+
+@router.get("/unread-list/size", response_class=HTMLResponse)
+async def unread_size(request: Request, store: Store) -> HTMLResponse:
+    return _count(request, await store.unread_size())
+
+
+@router.get("/messages", response_class=HTMLResponse)
+async def messages(request: Request, store: Store, settings: AppSettings) -> HTMLResponse:
+    group = await store.read_group(settings.page_limit)
+    return templates.TemplateResponse(request, "messages.html", {"group": group})
+
+
+@router.post("/messages/flush", status_code=204)
+async def flush(store: Store) -> Response:
+    await store.flush()
+    return Response(status_code=204)

@@ -1,0 +1,113 @@
+"""Failover is normal operation: the suite kills nodes of a topology of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from sentinel_board.config import Settings
+from sentinel_board.topology import Topology
+from sentinel_board.web.app import create_app
+from tests import workload
+from tests.helpers import wait_until_async
+
+pytestmark = pytest.mark.failover
+
+DOWN_AFTER_MS = 1000
+
+
+async def lists_of(port: int) -> tuple[list[bytes], list[bytes]]:
+    async with Redis(host="127.0.0.1", port=port, socket_timeout=1) as node:
+        return await node.lrange("UNREAD", 0, -1), await node.lrange("READ", 0, -1)
+
+
+@pytest.fixture
+async def board(
+    make_topology: Callable[..., Topology],
+) -> AsyncIterator[tuple[Topology, httpx.AsyncClient]]:
+    topology = make_topology(down_after_ms=DOWN_AFTER_MS)
+    settings = Settings(sentinels=topology.sentinel_addresses, failover_deadline=10)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://board", timeout=30) as client,
+    ):
+        yield topology, client
+
+
+async def run_workload(
+    client: httpx.AsyncClient, fault: Callable[[], object], settle: Callable[[], bool]
+) -> tuple[workload.Record, float]:
+    """Writers and readers run; the fault strikes once writes flow; they stop once settled."""
+    record, stop = workload.Record(), asyncio.Event()
+    tasks = [asyncio.create_task(workload.write(client, record, f"w{i}", stop)) for i in range(4)]
+    tasks += [asyncio.create_task(workload.read(client, record, stop)) for _ in range(2)]
+    await wait_until_async(lambda: len(record.acked) >= 20, timeout=10)
+    struck = time.monotonic()
+    await asyncio.to_thread(fault)
+    await wait_until_async(lambda: settle() and record.acked_after(time.monotonic() - 0.5) > 20, 20)
+    stop.set()
+    await asyncio.gather(*tasks)
+    return record, struck
+
+
+async def assert_exactly_once_everywhere(
+    client: httpx.AsyncClient, topology: Topology, record: workload.Record
+) -> None:
+    page = (await client.get("/api/messages", params={"limit": 1000})).json()
+    assert page["unread_total"] + page["read_total"] == len(page["unread"]) + len(page["read"])
+    stored = [m["message"] for m in page["unread"] + page["read"]]
+    assert len(stored) == len(set(stored)), "a message is stored twice"
+    lost = set(record.acked) - set(stored)
+    assert not lost, f"{len(lost)} acknowledged messages lost"
+
+    ports = [node.port for node in topology.data_nodes if topology.is_alive(node.name)]
+    first = await lists_of(ports[0])
+
+    async def converged() -> bool:
+        return all([await lists_of(p) == first for p in ports[1:]])
+
+    await wait_until_async(converged, timeout=10)
+
+
+async def test_kill_master_while_posting_loses_nothing_and_recovers_quickly(
+    board: tuple[Topology, httpx.AsyncClient],
+) -> None:
+    topology, client = board
+    old_master = topology.master_name()
+
+    def new_master() -> bool:
+        return topology.master_name() not in (None, old_master)
+
+    record, struck = await run_workload(client, lambda: topology.kill("master"), new_master)
+
+    assert record.longest_gap(since=struck - 1) <= DOWN_AFTER_MS / 1000 + 2
+    assert 500 not in record.statuses
+    await assert_exactly_once_everywhere(client, topology, record)
+    promoted = topology.node(topology.master_name() or "")
+    assert "replicaof" not in promoted.config_path.read_text(), "Sentinel rewrote its config"
+
+
+async def test_kill_replica_interrupts_nothing(board: tuple[Topology, httpx.AsyncClient]) -> None:
+    topology, client = board
+    master = topology.master_name()
+    killed: list[str] = []
+
+    def kill_replica() -> None:
+        killed.append(topology.kill("replica").name)
+
+    def replica_marked_down() -> bool:
+        return bool(killed) and topology.sentinels_see_down(killed[0])
+
+    record, _ = await run_workload(client, kill_replica, replica_marked_down)
+
+    assert set(record.statuses) == {201}, "every write succeeded at the first try"
+    assert record.failed_reads == 0
+    assert topology.master_name() == master
+    await assert_exactly_once_everywhere(client, topology, record)

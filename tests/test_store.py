@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from sentinel_board.store import FLUSH_BATCH_SIZE, MessageStore
+
+UNICODE = [
+    "plain",
+    "emoji 👩‍👩‍👧‍👦 and 🏳️‍🌈",
+    "RTL: שלום עולם, مرحبا بالعالم",
+    "combining: e\u0301 a\u030a n\u0303",
+    "line\nbreaks\tand tabs",
+    "한국어 메시지",
+    '"quotes" \\ backslash',
+    "\u2028\u2029 separators",
+]
+
+
+async def all_texts(store: MessageStore) -> tuple[list[str], list[str]]:
+    group = await store.read_group(100_000)
+    return [m.message for m in group.unread], [m.message for m in group.read]
+
+
+async def test_push_appends_and_returns_the_unread_count(store: MessageStore) -> None:
+    first = await store.push("one")
+    second = await store.push("two")
+    assert (first.unread_count, second.unread_count) == (1, 2)
+    assert not first.replayed
+    assert first.message.id != second.message.id
+    assert await store.unread_size() == 2
+    assert await all_texts(store) == (["one", "two"], [])
+
+
+async def test_message_is_stored_as_json_with_id_and_time(
+    store: MessageStore, master: Redis
+) -> None:
+    pushed = await store.push("hello")
+    [raw] = await master.lrange(store.unread_key, 0, -1)
+    assert json.loads(raw) == {
+        "id": pushed.message.id,
+        "message": "hello",
+        "created_at": pushed.message.created_at,
+    }
+    assert pushed.message.created_at.endswith("+00:00")
+
+
+async def test_the_same_key_is_stored_once_and_replays_the_first_result(
+    store: MessageStore,
+) -> None:
+    first = await store.push("once", idempotency_key="k-1")
+    await store.push("other")
+    again = await store.push("once", idempotency_key="k-1")
+    assert again.replayed
+    assert again.message == first.message
+    assert again.unread_count == first.unread_count == 1
+    assert await all_texts(store) == (["once", "other"], [])
+
+
+async def test_dedup_memory_expires(store: MessageStore, master: Redis) -> None:
+    pushed = await store.push("x")
+    ttl = await master.ttl(f"{store.dedup_prefix}id:{pushed.message.id}")
+    assert 0 < ttl <= store.dedup_ttl
+
+
+@pytest.mark.parametrize("text", UNICODE)
+async def test_unicode_round_trips_exactly(store: MessageStore, text: str) -> None:
+    pushed = await store.push(text)
+    assert pushed.message.message == text
+    group = await store.read_group(10)
+    assert group.unread[0].message == text
+
+
+async def test_read_group_gives_the_newest_of_each_list_and_both_totals(
+    store: MessageStore,
+) -> None:
+    for i in range(5):
+        await store.push(f"old-{i}")
+    await store.flush()
+    for i in range(4):
+        await store.push(f"new-{i}")
+    group = await store.read_group(3)
+    assert [m.message for m in group.read] == ["old-2", "old-3", "old-4"]
+    assert [m.message for m in group.unread] == ["new-1", "new-2", "new-3"]
+    assert (group.unread_total, group.read_total) == (4, 5)
+
+
+async def test_flush_moves_everything_to_the_end_of_read_in_order(store: MessageStore) -> None:
+    await store.push("a")
+    await store.flush()
+    for text in "bcd":
+        await store.push(text)
+    assert await store.flush() == 3
+    assert await all_texts(store) == ([], ["a", "b", "c", "d"])
+    assert await store.flush() == 0, "a retried flush finds nothing left to move"
+
+
+async def test_flush_larger_than_one_batch(store: MessageStore, master: Redis) -> None:
+    count = FLUSH_BATCH_SIZE * 2 + 7
+    payloads = [
+        json.dumps({"id": str(i), "message": str(i), "created_at": ""}) for i in range(count)
+    ]
+    await master.rpush(store.unread_key, *payloads)
+    assert await store.flush() == count
+    assert await master.llen(store.unread_key) == 0
+    assert await master.lrange(store.read_key, 0, -1) == [p.encode() for p in payloads]
+
+
+async def test_an_entry_not_written_by_us_is_shown_not_dropped(
+    store: MessageStore, master: Redis
+) -> None:
+    await master.rpush(store.unread_key, "not json")
+    group = await store.read_group(10)
+    assert [(m.id, m.message) for m in group.unread] == [("", "not json")]
+
+
+async def test_concurrent_pushes_and_flushes_keep_every_message_exactly_once(
+    make_store: Callable[[], MessageStore],
+) -> None:
+    stores = [make_store() for _ in range(8)]
+    texts = [f"m-{w}-{i}" for w in range(8) for i in range(40)]
+    pushing = True
+
+    async def writer(store: MessageStore, w: int) -> None:
+        for i in range(40):
+            await store.push(f"m-{w}-{i}")
+
+    async def flusher(store: MessageStore) -> None:
+        while pushing:
+            await store.flush()
+            await asyncio.sleep(0)
+
+    flushers = [asyncio.create_task(flusher(s)) for s in stores[:3]]
+    await asyncio.gather(*(writer(s, w) for w, s in enumerate(stores)))
+    pushing = False
+    await asyncio.gather(*flushers)
+    await stores[0].flush()
+
+    unread, read = await all_texts(stores[0])
+    assert unread == []
+    assert sorted(read) == sorted(texts)
+    for w in range(8):
+        mine = [t for t in read if t.startswith(f"m-{w}-")]
+        assert mine == [f"m-{w}-{i}" for i in range(40)], "each writer's messages keep post order"

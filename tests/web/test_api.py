@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+
+
+async def test_create_returns_201_with_the_message_and_count(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/messages", json={"message": "hello"})
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"id", "message", "created_at", "unread_count"}
+    assert (body["message"], body["unread_count"]) == ("hello", 1)
+    assert "idempotent-replayed" not in response.headers
+
+
+async def test_idempotency_key_replays_the_first_result(client: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "2b1e9a4c-0d5e-4b8e-9a51-7a3f6f0c1d22"}
+    first = await client.post("/api/messages", json={"message": "once"}, headers=headers)
+    await client.post("/api/messages", json={"message": "between"})
+    again = await client.post("/api/messages", json={"message": "once"}, headers=headers)
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert (await client.get("/api/unread-list/size")).json() == {"size": 2}
+
+
+async def test_idempotency_key_reused_for_another_message_is_409(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = {"Idempotency-Key": "k"}
+    await client.post("/api/messages", json={"message": "one"}, headers=headers)
+    response = await client.post("/api/messages", json={"message": "two"}, headers=headers)
+    assert response.status_code == 409
+    assert response.json() == {"detail": "Idempotency-Key: already used for a different message"}
+
+
+@pytest.mark.parametrize("key", ["", "x" * 201, "naïve", "tab\there"])
+async def test_bad_idempotency_key_is_422(client: httpx.AsyncClient, key: str) -> None:
+    response = await client.post(
+        "/api/messages", json={"message": "m"}, headers={"Idempotency-Key": key}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("Idempotency-Key: must be")
+
+
+async def test_list_messages_with_limit_and_totals(client: httpx.AsyncClient) -> None:
+    for text in "abc":
+        await client.post("/api/messages", json={"message": text})
+    assert (await client.post("/api/messages/flush")).json() == {"moved": 3}
+    await client.post("/api/messages", json={"message": "d"})
+    body = (await client.get("/api/messages", params={"limit": 2})).json()
+    assert [m["message"] for m in body["read"]] == ["b", "c"]
+    assert [m["message"] for m in body["unread"]] == ["d"]
+    assert (body["unread_total"], body["read_total"]) == (1, 3)
+
+
+async def test_unread_size(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/unread-list/size")).json() == {"size": 0}
+    await client.post("/api/messages", json={"message": "x"})
+    assert (await client.get("/api/unread-list/size")).json() == {"size": 1}
+
+
+async def test_flush_twice_moves_then_nothing(client: httpx.AsyncClient) -> None:
+    await client.post("/api/messages", json={"message": "x"})
+    assert (await client.post("/api/messages/flush")).json() == {"moved": 1}
+    assert (await client.post("/api/messages/flush")).json() == {"moved": 0}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({}, "message: Field required"),
+        ({"message": 5}, "message: Input should be a valid string"),
+        ({"message": "   "}, "message: must not be empty or blank"),
+        ({"message": "y" * 1001}, "message: 1001 characters is over the limit of 1000"),
+    ],
+)
+async def test_bad_json_input_is_a_clear_422(
+    client: httpx.AsyncClient, body: dict[str, object], expected: str
+) -> None:
+    response = await client.post("/api/messages", json=body)
+    assert response.status_code == 422
+    assert response.json() == {"detail": expected}
+
+
+async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/messages", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "JSON decode error" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "1001", "many"])
+async def test_bad_limit_is_422(client: httpx.AsyncClient, limit: str) -> None:
+    response = await client.get("/api/messages", params={"limit": limit})
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("limit: ")
+
+
+async def test_a_body_over_64_kib_is_413_announced_or_streamed(client: httpx.AsyncClient) -> None:
+    big = b'{"message": "' + b"x" * (64 * 1024) + b'"}'
+    response = await client.post(
+        "/api/messages", content=big, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "request body is larger than 65536 bytes"}
+
+    async def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(70):
+            yield b"x" * 1024
+
+    response = await client.post("/message", content=chunks())
+    assert response.status_code == 413
+    assert response.text == "request body is larger than 65536 bytes"
+    assert (await client.get("/api/unread-list/size")).json() == {"size": 0}
+
+
+async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    assert set(schema["paths"]) == {
+        "/api/messages",
+        "/api/unread-list/size",
+        "/api/messages/flush",
+    }
+    assert "Idempotency-Key" in str(schema["paths"]["/api/messages"]["post"]["parameters"])
+    assert (await client.get("/docs")).status_code == 200

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from sentinel_board.config import Settings
+from sentinel_board.web.app import create_app
+from tests.helpers import free_port
+
+
+@pytest.fixture
+async def no_redis_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The app pointed at sentinels that are not there."""
+    settings = Settings(
+        sentinels=[("127.0.0.1", free_port()), ("127.0.0.1", free_port())],
+        failover_deadline=0.3,
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://board") as client,
+    ):
+        yield client
+
+
+async def test_api_answers_503_with_retry_after_and_a_plain_reason(
+    no_redis_client: httpx.AsyncClient,
+) -> None:
+    response = await no_redis_client.post("/api/messages", json={"message": "lost?"})
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) >= 1
+    detail = response.json()["detail"]
+    assert detail.startswith("Redis is unavailable: no master served the request within 0.3 s")
+    assert "sentinel 127.0.0.1:" in detail
+    assert "Traceback" not in detail
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/"), ("GET", "/unread-list/size"), ("GET", "/messages"), ("POST", "/messages/flush")],
+)
+async def test_pages_answer_503_in_plain_text(
+    no_redis_client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    response = await no_redis_client.request(method, path)
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text.startswith("Redis is unavailable:")
+    assert "retry-after" in response.headers
+
+
+async def test_form_post_answers_503_too(no_redis_client: httpx.AsyncClient) -> None:
+    response = await no_redis_client.post("/message", data={"message": "x"})
+    assert response.status_code == 503
+    assert "Retry in" in response.text
+
+
+async def test_unknown_route_is_404_not_a_traceback(no_redis_client: httpx.AsyncClient) -> None:
+    response = await no_redis_client.get("/nope")
+    assert response.status_code == 404
+    assert response.text == "Not Found"

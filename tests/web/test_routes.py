@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+
+async def count_in(response: httpx.Response) -> int:
+    match = re.search(r'data-unread="(\d+)"', response.text)
+    assert match, response.text
+    return int(match.group(1))
+
+
+async def test_index_shows_the_count_the_form_and_the_master(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert await count_in(response) == 0
+    assert '<form id="post-form" method="post" action="/message">' in response.text
+    assert "Writing to master <code>127.0.0.1:" in response.text
+    assert '<script src="/static/board.js" defer></script>' in response.text
+
+
+async def test_post_message_urlencoded_returns_the_count_fragment(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/message", data={"message": "hi"})
+    assert response.status_code == 200
+    assert response.text.startswith('<p class="count"')
+    assert await count_in(response) == 1
+
+
+async def test_post_message_multipart_as_the_page_sends_it(client: httpx.AsyncClient) -> None:
+    response = await client.post("/message", files={"message": (None, "multi ✓")})
+    assert response.status_code == 200
+    assert await count_in(response) == 1
+    page = (await client.get("/api/messages")).json()
+    assert [m["message"] for m in page["unread"]] == ["multi ✓"]
+
+
+async def test_post_message_with_a_key_is_stored_once(client: httpx.AsyncClient) -> None:
+    for _ in range(2):
+        response = await client.post(
+            "/message", data={"message": "once"}, headers={"Idempotency-Key": "form-1"}
+        )
+        assert await count_in(response) == 1
+
+
+async def test_unread_size_fragment(client: httpx.AsyncClient) -> None:
+    await client.post("/message", data={"message": "a"})
+    await client.post("/message", data={"message": "b"})
+    response = await client.get("/unread-list/size")
+    assert response.status_code == 200
+    assert await count_in(response) == 2
+    assert "2</strong> unread messages" in response.text
+
+
+async def test_messages_page_lists_unread_left_and_read_right_then_flush(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post("/message", data={"message": "first"})
+    await client.post("/messages/flush")
+    await client.post("/message", data={"message": "second"})
+
+    page = (await client.get("/messages")).text
+    unread_part, read_part = page.split('class="column read"')
+    assert "second" in unread_part and "first" not in unread_part
+    assert "first" in read_part and "second" not in read_part
+    assert '<script src="/static/messages.js" defer></script>' in page
+
+    flushed = await client.post("/messages/flush")
+    assert flushed.status_code == 204
+    page = (await client.get("/messages")).text
+    unread_part, read_part = page.split('class="column read"')
+    assert "Nothing unread." in unread_part
+    assert read_part.index("first") < read_part.index("second")
+
+
+async def test_each_message_shows_its_id(client: httpx.AsyncClient) -> None:
+    await client.post("/message", data={"message": "x"})
+    [message] = (await client.get("/api/messages")).json()["unread"]
+    assert f'<code class="id">{message["id"]}</code>' in (await client.get("/messages")).text
+
+
+async def test_markup_is_shown_as_text(client: httpx.AsyncClient) -> None:
+    await client.post("/message", data={"message": "<script>alert(1)</script>"})
+    page = (await client.get("/messages")).text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)" not in page
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({}, "message: the field is required"),
+        ({"message": ""}, "message: must not be empty or blank"),
+        ({"message": " \n\t "}, "message: must not be empty or blank"),
+        ({"message": "x" * 1001}, "message: 1001 characters is over the limit of 1000"),
+    ],
+)
+async def test_bad_form_input_is_a_clear_422(
+    client: httpx.AsyncClient, data: dict[str, str], expected: str
+) -> None:
+    response = await client.post("/message", data=data)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text == expected
+    assert await count_in(await client.get("/unread-list/size")) == 0
+
+
+async def test_a_message_of_exactly_the_limit_is_taken(client: httpx.AsyncClient) -> None:
+    response = await client.post("/message", data={"message": "é" * 1000})
+    assert response.status_code == 200
+
+
+async def test_static_assets_are_served(client: httpx.AsyncClient) -> None:
+    for name in ("style.css", "board.js", "messages.js", "favicon.svg"):
+        assert (await client.get(f"/static/{name}")).status_code == 200
