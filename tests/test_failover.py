@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -12,16 +13,15 @@ from redis.asyncio import Redis
 
 from sentinel_board.config import Settings
 from sentinel_board.topology import Topology
-from sentinel_board.web.app import create_app
 from tests import workload
-from tests.helpers import wait_until_async
+from tests.helpers import app_client, wait_until_async
 
 pytestmark = pytest.mark.failover
 
 DOWN_AFTER_MS = 1000
 
 
-async def lists_of(port: int) -> tuple[list[bytes], list[bytes]]:
+async def lists_of(port: int) -> tuple[list[Any], list[Any]]:
     async with Redis(host="127.0.0.1", port=port, socket_timeout=1) as node:
         return await node.lrange("UNREAD", 0, -1), await node.lrange("READ", 0, -1)
 
@@ -32,12 +32,7 @@ async def board(
 ) -> AsyncIterator[tuple[Topology, httpx.AsyncClient]]:
     topology = make_topology(down_after_ms=DOWN_AFTER_MS)
     settings = Settings(sentinels=topology.sentinel_addresses, failover_deadline=10)
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://board", timeout=30) as client,
-    ):
+    async with app_client(settings, timeout=30) as client:
         yield topology, client
 
 

@@ -37,8 +37,8 @@ async def test_a_dead_sentinel_is_skipped_and_the_one_that_answers_comes_first(
     ha = RedisHA(settings.model_copy(update={"sentinels": [dead, *settings.sentinels]}))
     try:
         assert await ha.read(ping)
-        assert ha._sentinels[0][0] == settings.sentinels[0]
-        assert ha._sentinels[-1][0] == dead
+        order = [address for address, _ in ha._sentinels]
+        assert order == [settings.sentinels[0], dead, *settings.sentinels[1:]]
     finally:
         await ha.aclose()
 
@@ -102,7 +102,7 @@ async def test_too_few_replica_acks_is_not_acknowledged_and_a_retry_stores_once(
     )
     fair = RedisHA(settings)
     try:
-        with pytest.raises(Unavailable, match="0 of 3|1 of 3|2 of 3") as caught:
+        with pytest.raises(Unavailable, match=r"[012] of 3 replicas") as caught:
             await MessageStore(greedy, key_prefix=settings.key_prefix).push(
                 "m", idempotency_key="k"
             )

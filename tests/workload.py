@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ class Record:
 
     def longest_gap(self, since: float) -> float:
         times = sorted(t for t in self.acked.values() if t >= since)
-        return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
 
     def acked_after(self, moment: float) -> int:
         return sum(1 for t in self.acked.values() if t > moment)

@@ -74,7 +74,10 @@ def _transient(error: Exception) -> bool:
         return True
     if isinstance(error, ReadOnlyError | BusyLoadingError | MasterDownError):
         return True
-    return isinstance(error, ResponseError) and str(error).startswith("NOREPLICAS")
+    # NOREPLICAS: a new master before its replicas re-attach; WAIT on a replica: a demoted master.
+    return isinstance(error, ResponseError) and str(error).startswith(
+        ("NOREPLICAS", "WAIT cannot be used with replica")
+    )
 
 
 async def command(client: Redis, *args: str | int) -> Any:
@@ -136,8 +139,9 @@ class RedisHA:
             result, acks = await self._eval_then_wait(client, script, keys, args, use_sha=True)
             if isinstance(result, NoScriptError):
                 result, acks = await self._eval_then_wait(client, script, keys, args, use_sha=False)
-            if isinstance(result, Exception):
-                raise result
+            for reply in (result, acks):
+                if isinstance(reply, Exception):
+                    raise reply
             if acks < s.min_replica_acks:
                 raise NotReplicated(
                     f"the write reached the master but {acks} of {s.min_replica_acks} replicas "
@@ -155,17 +159,16 @@ class RedisHA:
         args: Sequence[str | int],
         *,
         use_sha: bool,
-    ) -> tuple[Any, int]:
-        s = self.settings
+    ) -> tuple[Any, Any]:
+        """The script's reply and WAIT's (a count, or an error) from one round trip."""
+        acks = self.settings.min_replica_acks
         pipe = client.pipeline(transaction=False)
         command = ("EVALSHA", script.sha) if use_sha else ("EVAL", script.body)
         pipe.execute_command(*command, len(keys), *keys, *args)
-        if s.min_replica_acks:
-            pipe.execute_command("WAIT", s.min_replica_acks, s.ack_timeout_ms)
+        if acks:
+            pipe.execute_command("WAIT", acks, self.settings.ack_timeout_ms)
         replies = await pipe.execute(raise_on_error=False)
-        if s.min_replica_acks and isinstance(replies[1], Exception):
-            raise replies[1]
-        return replies[0], int(replies[1]) if s.min_replica_acks else 0
+        return replies[0], replies[1] if acks else 0
 
     async def _with_failover(self, op: Callable[[Redis], Awaitable[T]]) -> T:
         loop = asyncio.get_running_loop()
@@ -263,4 +266,4 @@ class RedisHA:
             if index:
                 self._sentinels.insert(0, self._sentinels.pop(index))
             return address, client
-        raise MasterNotFound("; ".join(problems) or "no sentinels configured")
+        raise MasterNotFound("; ".join(dict.fromkeys(problems)) or "no sentinels configured")

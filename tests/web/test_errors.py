@@ -6,8 +6,7 @@ import httpx
 import pytest
 
 from sentinel_board.config import Settings
-from sentinel_board.web.app import create_app
-from tests.helpers import free_port
+from tests.helpers import app_client, free_port
 
 
 @pytest.fixture
@@ -17,12 +16,7 @@ async def no_redis_client() -> AsyncIterator[httpx.AsyncClient]:
         sentinels=[("127.0.0.1", free_port()), ("127.0.0.1", free_port())],
         failover_deadline=0.3,
     )
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://board") as client,
-    ):
+    async with app_client(settings) as client:
         yield client
 
 

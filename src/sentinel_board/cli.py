@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from sentinel_board.events import sentinel_events
+from sentinel_board.topology import Topology, TopologyError, TopologySpec
+from sentinel_board.topology.status import collect
+
+F = TypeVar("F", bound=Callable[..., Any])
+console = Console(highlight=False)
+SIGNALS = ("KILL", "TERM", "STOP", "CONT")
+
+run_dir_option = click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".sentinel-board"),
+    show_default=True,
+    help="Where the topology keeps configs, data, logs and pid files.",
+)
+
+
+def friendly_errors(command: F) -> F:
+    """A refusal is one line and a hint, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TopologyError as error:
+            console.print(f"[red]Error:[/red] {error}")
+            if error.hint:
+                console.print(f"[dim]Hint:[/dim] {error.hint}")
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.version_option(package_name="sentinel-board")
+def main() -> None:
+    """A message board on Redis with Sentinel high availability."""
+
+
+@main.command()
+@run_dir_option
+@click.option("--detach", is_flag=True, help="Start, print the topology and return.")
+@click.option("--port-base", default=6380, show_default=True, help="First data node port.")
+@click.option("--sentinel-port-base", default=26380, show_default=True, help="First sentinel port.")
+@click.option("--app-port", default=8080, show_default=True, help="The board's HTTP port.")
+@click.option("--no-app", is_flag=True, help="Start Redis and the sentinels only.")
+@click.option("--replicas", default=2, show_default=True, type=click.IntRange(0, 10))
+@click.option("--sentinels", default=3, show_default=True, type=click.IntRange(1, 9))
+@click.option("--quorum", default=2, show_default=True, type=click.IntRange(1, 9))
+@click.option("--down-after-ms", default=3000, show_default=True, type=click.IntRange(100))
+@click.option("--failover-timeout-ms", default=10000, show_default=True, type=click.IntRange(1000))
+@click.option("--redis-server", default="redis-server", show_default=True, help="The binary.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@friendly_errors
+def up(
+    run_dir: Path,
+    detach: bool,
+    port_base: int,
+    sentinel_port_base: int,
+    app_port: int,
+    no_app: bool,
+    replicas: int,
+    sentinels: int,
+    quorum: int,
+    down_after_ms: int,
+    failover_timeout_ms: int,
+    redis_server: str,
+    workers: int,
+) -> None:
+    """Start a master, replicas, sentinels and the board on 127.0.0.1."""
+    spec = TopologySpec.from_bases(
+        port_base=port_base,
+        sentinel_port_base=sentinel_port_base,
+        replicas=replicas,
+        sentinels=sentinels,
+        run_dir=run_dir,
+        app_port=None if no_app else app_port,
+        quorum=quorum,
+        down_after_ms=down_after_ms,
+        failover_timeout_ms=failover_timeout_ms,
+        redis_server=redis_server,
+        workers=workers,
+    )
+    with console.status("Starting Redis, the sentinels and the board..."):
+        topology = Topology.up(spec)
+    print_status(collect(topology))
+    if spec.app_url:
+        console.print(f"\nThe board: [bold]{spec.app_url}[/bold]")
+    if detach:
+        console.print(f"Stop it with: sentinel-board down --run-dir {run_dir}")
+        return
+    console.print("Sentinel events follow. Ctrl-C stops everything.\n")
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        asyncio.run(_print_events(topology))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        with console.status("Stopping..."):
+            stopped = topology.down()
+        console.print(f"Stopped {len(stopped)} processes.")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+async def _print_events(topology: Topology) -> None:
+    async for event in sentinel_events(topology.sentinel_addresses):
+        when = datetime.fromtimestamp(event.received_at).strftime("%H:%M:%S.%f")[:-3]
+        console.print(f"[dim]{when}[/dim] [bold]{event.type}[/bold] {event.payload}")
+
+
+@main.command()
+@run_dir_option
+@click.option("--purge", is_flag=True, help="Also delete the run dir: configs, data and logs.")
+@friendly_errors
+def down(run_dir: Path, purge: bool) -> None:
+    """Stop what `up --detach` started, by its pid files."""
+    topology = Topology.open(run_dir)
+    stopped = topology.down(purge=purge)
+    if stopped:
+        console.print("Stopped " + ", ".join(n.name for n in stopped) + ".")
+    else:
+        console.print("Nothing was running.")
+    if purge:
+        console.print(f"Removed {topology.spec.run_dir}.")
+
+
+@main.command()
+@run_dir_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@friendly_errors
+def status(run_dir: Path, as_json: bool) -> None:
+    """The topology as the sentinels see it now."""
+    report = collect(Topology.open(run_dir))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        print_status(report)
+
+
+def print_status(report: dict[str, Any]) -> None:
+    table = Table(title=f"master set {report['master_name']}", title_justify="left")
+    for column in ("node", "address", "pid", "role", "state"):
+        table.add_column(column, no_wrap=column != "state")
+
+    def row(item: dict[str, Any], state: str) -> None:
+        alive = state if item["alive"] else "[red]down[/red]"
+        pid = str(item["pid"]) if item["pid"] else "-"
+        table.add_row(item["name"], f"{item['host']}:{item['port']}", pid, item["role"], alive)
+
+    if report["master"]:
+        row(report["master"], "[green]up[/green]")
+    for item in report["replicas"]:
+        lag = f", lag {item['lag']} s" if item["lag"] is not None else ""
+        row(item, f"link {item['link']}, offset {item['offset']}{lag}")
+    for item in report["sentinels"]:
+        row(item, f"names {item['names_master'] or 'nothing'}")
+    if report["app"]:
+        app = report["app"]
+        state = "[green]up[/green]" if app["alive"] else "[red]down[/red]"
+        table.add_row("app", app["url"], str(app["pid"] or "-"), "board", state)
+    console.print(table)
+    if report["master"] is None:
+        console.print("[red]No master:[/red] no sentinel answers and no node says it is master.")
+    quorum = "[green]reachable[/green]" if report["quorum_ok"] else "[red]NOT reachable[/red]"
+    console.print(f"Quorum: {quorum}")
+
+
+@main.command()
+@click.argument("role", type=click.Choice(["master", "replica", "sentinel"]))
+@click.option("--index", default=1, show_default=True, type=click.IntRange(1), help="Which one.")
+@click.option("--signal", "sig", default="KILL", show_default=True, type=click.Choice(SIGNALS))
+@run_dir_option
+@friendly_errors
+def kill(role: str, index: int, sig: str, run_dir: Path) -> None:
+    """Send a signal to whichever node has ROLE now."""
+    node = Topology.open(run_dir).kill(role, index, signal.Signals[f"SIG{sig}"])
+    console.print(f"Sent SIG{sig} to {node.name} (the {role}, port {node.port}).")
+
+
+@main.command()
+@click.argument("node")
+@run_dir_option
+@friendly_errors
+def start(node: str, run_dir: Path) -> None:
+    """Bring a stopped node back with its own config file."""
+    started = Topology.open(run_dir).start(node)
+    console.print(f"Started {started.name} on port {started.port} from {started.config_path}.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--log-level", default="info", show_default=True)
+def serve(host: str, port: int, workers: int, log_level: str) -> None:
+    """The web app alone, configured by SENTINEL_BOARD_* environment variables."""
+    from pydantic import ValidationError
+
+    from sentinel_board.config import Settings
+    from sentinel_board.web.server import serve as run
+
+    try:
+        Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            name = "SENTINEL_BOARD_" + "_".join(map(str, problem["loc"])).upper()
+            console.print(f"[red]Error:[/red] {name}: {problem['msg']}")
+        console.print("[dim]Hint:[/dim] see the Settings table in the README")
+        sys.exit(2)
+
+    run(host, port, workers, log_level)

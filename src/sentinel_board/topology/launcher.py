@@ -1,0 +1,273 @@
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from sentinel_board.topology import probe, process, render
+from sentinel_board.topology.layout import Node, TopologyError, TopologySpec
+
+READY_TIMEOUT = 20.0
+
+
+def wait_for(what: str, predicate: Callable[[], bool], timeout: float = READY_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TopologyError(f"{what}: not ready within {timeout:g} s")
+        time.sleep(0.05)
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        # As redis-server does: connections in TIME_WAIT do not make a port taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+class Topology:
+    """A local Sentinel topology: data nodes, sentinels and, optionally, the app."""
+
+    def __init__(self, spec: TopologySpec) -> None:
+        self.spec = spec
+        self.data_nodes = spec.data_nodes
+        self.sentinel_nodes = spec.sentinel_nodes
+        self.app = spec.app_node
+
+    @classmethod
+    def open(cls, run_dir: Path) -> Topology:
+        return cls(TopologySpec.load(run_dir))
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [*self.data_nodes, *self.sentinel_nodes, *([self.app] if self.app else [])]
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return [(self.spec.host, node.port) for node in self.sentinel_nodes]
+
+    def node(self, name_or_port: str) -> Node:
+        for node in self.nodes:
+            if name_or_port in (node.name, str(node.port)):
+                return node
+        names = ", ".join(node.name for node in self.nodes)
+        raise TopologyError(f"no node {name_or_port!r} in this topology", f"one of: {names}")
+
+    def pid(self, node: Node) -> int | None:
+        return process.live_pid(node.pid_path, node.dir)
+
+    def is_alive(self, name: str) -> bool:
+        return self.pid(self.node(name)) is not None
+
+    def running(self) -> list[Node]:
+        return [node for node in self.nodes if self.pid(node) is not None]
+
+    # -- up ---------------------------------------------------------------
+
+    @classmethod
+    def up(cls, spec: TopologySpec) -> Topology:
+        """Start everything and return once it is ready; on failure stop what was started."""
+        topology = cls(spec)
+        binary = process.redis_binary(spec.redis_server)
+        if spec.manifest_path.exists() and (alive := cls.open(spec.run_dir).running()):
+            raise TopologyError(
+                f"{spec.run_dir} already runs a topology ({', '.join(n.name for n in alive)})",
+                "stop it with `sentinel-board down`, or use another --run-dir",
+            )
+        for node in topology.nodes:
+            if _port_taken(spec.host, node.port):
+                option = {"redis": "--port-base", "sentinel": "--sentinel-port-base"}
+                raise TopologyError(
+                    f"port {node.port} (for {node.name}) is already in use",
+                    f"choose other ports with {option.get(node.kind, '--app-port')}",
+                )
+        spec.run_dir.mkdir(parents=True, exist_ok=True)
+        spec.save()
+        try:
+            topology._start_data_nodes(binary)
+            topology._start_sentinels(binary)
+            if topology.app is not None:
+                topology._start_app()
+        except BaseException:
+            topology.down()
+            raise
+        return topology
+
+    def _start_data_nodes(self, binary: str) -> None:
+        master, *replicas = self.data_nodes
+        for node in self.data_nodes:
+            node.dir.mkdir(exist_ok=True)
+            is_replica = node is not master
+            node.config_path.write_text(
+                render.redis_conf(self.spec, node, master if is_replica else None)
+            )
+            self._spawn(node, [binary, str(node.config_path)])
+        for node in self.data_nodes:
+            wait_for(f"{node.name} on port {node.port}", lambda n=node: self._answers(n))  # type: ignore[misc]
+        for node in replicas:
+            wait_for(
+                f"{node.name} replicating from {master.name}",
+                lambda n=node: (
+                    probe.info(self.spec.host, n.port, "replication").get(  # type: ignore[misc]
+                        "master_link_status"
+                    )
+                    == "up"
+                ),
+            )
+
+    def _start_sentinels(self, binary: str) -> None:
+        master = self.data_nodes[0]
+        for node in self.sentinel_nodes:
+            node.dir.mkdir(exist_ok=True)
+            node.config_path.write_text(render.sentinel_conf(self.spec, node, master))
+            self._spawn(node, [binary, str(node.config_path), "--sentinel"])
+        wait_for("the sentinels agreeing on the master", self.sentinels_agree)
+
+    def _start_app(self) -> None:
+        assert self.app is not None
+        self.app.dir.mkdir(exist_ok=True)
+        argv = [sys.executable, "-m", "sentinel_board", "serve", "--host", self.spec.host]
+        argv += ["--port", str(self.app.port), "--workers", str(self.spec.workers)]
+        env = {
+            "SENTINEL_BOARD_SENTINELS": ",".join(f"{h}:{p}" for h, p in self.sentinel_addresses),
+            "SENTINEL_BOARD_MASTER_NAME": self.spec.master_name,
+            **self.spec.extra_env,
+        }
+        self._spawn(self.app, argv, env)
+        try:
+            wait_for(f"the app at {self.spec.app_url}", self._app_answers)
+        except TopologyError as error:
+            tail = self.app.log_path.read_text(errors="replace").splitlines()[-15:]
+            raise TopologyError(str(error) + ". Its log ends:\n" + "\n".join(tail)) from None
+
+    def _spawn(self, node: Node, argv: list[str], env: dict[str, str] | None = None) -> int:
+        return process.spawn(
+            argv, workdir=node.dir, pid_path=node.pid_path, log_path=node.log_path, env=env
+        )
+
+    def _answers(self, node: Node) -> bool:
+        if self.pid(node) is None:
+            tail = node.log_path.read_text(errors="replace").splitlines()[-5:]
+            raise TopologyError(f"{node.name} exited. Its log ends:\n" + "\n".join(tail))
+        return probe.ask(self.spec.host, node.port, "PING") is True
+
+    def _app_answers(self) -> bool:
+        assert self.app is not None
+        if self.pid(self.app) is None:
+            raise TopologyError("the app exited")
+        try:
+            with urllib.request.urlopen(
+                f"{self.spec.app_url}/api/unread-list/size", timeout=1
+            ) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def sentinels_agree(self) -> bool:
+        """Every sentinel names the same master and knows the other sentinels and the replicas."""
+        answers = set()
+        for node in self.sentinel_nodes:
+            master = probe.fields(
+                probe.ask(self.spec.host, node.port, "SENTINEL", "MASTER", self.spec.master_name)
+            )
+            if (
+                int(master.get("num-other-sentinels", -1)) != len(self.sentinel_nodes) - 1
+                or int(master.get("num-slaves", -1)) != len(self.data_nodes) - 1
+            ):
+                return False
+            answers.add(master.get("port"))
+        return len(answers) == 1
+
+    # -- the master, as the sentinels see it -------------------------------
+
+    def master_name(self) -> str | None:
+        """The node most sentinels name; with none answering, the one whose ROLE says so."""
+        votes: Counter[int] = Counter()
+        for node in self.sentinel_nodes:
+            reply = probe.ask(
+                self.spec.host,
+                node.port,
+                "SENTINEL",
+                "GET-MASTER-ADDR-BY-NAME",
+                self.spec.master_name,
+            )
+            if reply:
+                votes[int(reply[1])] += 1
+        if votes:
+            return self.node(str(votes.most_common(1)[0][0])).name
+        for node in self.data_nodes:
+            role = probe.ask(self.spec.host, node.port, "ROLE")
+            if role and role[0] == "master":
+                return node.name
+        return None
+
+    def role(self, node: Node) -> str | None:
+        reply = probe.ask(self.spec.host, node.port, "ROLE")
+        return None if not reply else {"slave": "replica"}.get(reply[0], reply[0])
+
+    def sentinels_see_down(self, name: str) -> bool:
+        """Some sentinel flags this data node subjectively down."""
+        node = self.node(name)
+        for sentinel in self.sentinel_nodes:
+            for args in (("REPLICAS",), ("MASTER",)):
+                reply = probe.ask(
+                    self.spec.host, sentinel.port, "SENTINEL", *args, self.spec.master_name
+                )
+                entries = reply if args == ("REPLICAS",) else [reply]
+                for entry in entries or []:
+                    found = probe.fields(entry)
+                    if found.get("port") == str(node.port) and "s_down" in found.get("flags", ""):
+                        return True
+        return False
+
+    # -- faults ------------------------------------------------------------
+
+    def kill(self, role: str, index: int = 1, sig: signal.Signals = signal.SIGKILL) -> Node:
+        from sentinel_board.topology.faults import pick
+
+        node = pick(self, role, index, sig)
+        pid = process.read_pid(node.pid_path)
+        assert pid is not None
+        process.signal_node(pid, sig)
+        return node
+
+    def start(self, name: str) -> Node:
+        node = self.node(name)
+        if self.pid(node) is not None:
+            raise TopologyError(
+                f"{node.name} is already running", "kill it first, or start another node"
+            )
+        if node.kind == "app":
+            self._start_app()
+            return node
+        binary = process.redis_binary(self.spec.redis_server)
+        argv = [binary, str(node.config_path)] + (["--sentinel"] if node.kind == "sentinel" else [])
+        self._spawn(node, argv)
+        wait_for(f"{node.name} on port {node.port}", lambda: self._answers(node), timeout=10)
+        return node
+
+    # -- down --------------------------------------------------------------
+
+    def down(self, purge: bool = False) -> list[Node]:
+        """Stop every process by its pid file, the app first; return what was running."""
+        stopped = []
+        for node in reversed(self.nodes):
+            pid = self.pid(node)
+            if pid is not None:
+                process.stop(pid)
+                stopped.append(node)
+            node.pid_path.unlink(missing_ok=True)
+        if purge and self.spec.run_dir.exists():
+            shutil.rmtree(self.spec.run_dir)
+        return stopped

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+Kind = Literal["redis", "sentinel", "app"]
+
+
+class TopologyError(Exception):
+    """A user-facing refusal: what went wrong, and a hint on what to do."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    kind: Kind
+    port: int
+    run_dir: Path
+
+    @property
+    def dir(self) -> Path:
+        return self.run_dir / self.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.dir / ("sentinel.conf" if self.kind == "sentinel" else "redis.conf")
+
+    @property
+    def pid_path(self) -> Path:
+        return self.dir / "pid"
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "log"
+
+
+@dataclass(frozen=True)
+class TopologySpec:
+    """What `up` starts. Ports are explicit so tests can ask for free ones."""
+
+    run_dir: Path = Path(".sentinel-board")
+    host: str = "127.0.0.1"
+    data_ports: tuple[int, ...] = (6380, 6381, 6382)
+    sentinel_ports: tuple[int, ...] = (26380, 26381, 26382)
+    app_port: int | None = 8080
+    quorum: int = 2
+    down_after_ms: int = 3000
+    failover_timeout_ms: int = 10000
+    master_name: str = "mymaster"
+    redis_server: str = "redis-server"
+    workers: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_bases(
+        cls,
+        *,
+        port_base: int,
+        sentinel_port_base: int,
+        replicas: int,
+        sentinels: int,
+        **rest: object,
+    ) -> TopologySpec:
+        return cls(
+            data_ports=tuple(range(port_base, port_base + 1 + replicas)),
+            sentinel_ports=tuple(range(sentinel_port_base, sentinel_port_base + sentinels)),
+            **rest,  # type: ignore[arg-type]
+        )
+
+    def __post_init__(self) -> None:
+        if len(self.data_ports) < 1 or len(self.sentinel_ports) < 1:
+            raise TopologyError("a topology needs at least one data node and one sentinel")
+        if not 1 <= self.quorum <= len(self.sentinel_ports):
+            raise TopologyError(
+                f"quorum {self.quorum} is not between 1 and {len(self.sentinel_ports)}",
+                "use --quorum 2 with 3 sentinels (a majority)",
+            )
+        object.__setattr__(self, "run_dir", Path(self.run_dir).absolute())
+
+    @property
+    def data_nodes(self) -> list[Node]:
+        return [
+            Node(f"redis-{i}", "redis", port, self.run_dir)
+            for i, port in enumerate(self.data_ports, 1)
+        ]
+
+    @property
+    def sentinel_nodes(self) -> list[Node]:
+        return [
+            Node(f"sentinel-{i}", "sentinel", port, self.run_dir)
+            for i, port in enumerate(self.sentinel_ports, 1)
+        ]
+
+    @property
+    def app_node(self) -> Node | None:
+        return None if self.app_port is None else Node("app", "app", self.app_port, self.run_dir)
+
+    @property
+    def app_url(self) -> str | None:
+        return None if self.app_port is None else f"http://{self.host}:{self.app_port}"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.run_dir / "topology.json"
+
+    def save(self) -> None:
+        data = asdict(self)
+        data["run_dir"] = str(self.run_dir)
+        data.pop("extra_env")  # may hold settings a user would not want on disk
+        self.manifest_path.write_text(json.dumps(data, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, run_dir: Path) -> TopologySpec:
+        path = Path(run_dir) / "topology.json"
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise TopologyError(
+                f"no topology in {Path(run_dir).absolute()}",
+                "start one with `sentinel-board up`, or pass the --run-dir it used",
+            ) from None
+        data["data_ports"] = tuple(data["data_ports"])
+        data["sentinel_ports"] = tuple(data["sentinel_ports"])
+        return replace(cls(), **data)

@@ -1,0 +1,47 @@
+"""Asking the servers themselves: short timeouts, no retries, None when they do not answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+TIMEOUT = 0.3
+
+
+def client(host: str, port: int, timeout: float = TIMEOUT) -> redis.Redis:
+    return redis.Redis(
+        host=host,
+        port=port,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        decode_responses=True,
+    )
+
+
+def ask(host: str, port: int, *args: str | int, timeout: float = TIMEOUT) -> Any:
+    try:
+        with client(host, port, timeout) as conn:
+            return conn.execute_command(*args)
+    except (redis.RedisError, OSError):
+        return None
+
+
+def info(host: str, port: int, section: str) -> dict[str, Any]:
+    try:
+        with client(host, port) as conn:
+            return dict(conn.info(section))
+    except (redis.RedisError, OSError):
+        return {}
+
+
+def fields(reply: object) -> dict[str, str]:
+    """One SENTINEL MASTER or REPLICAS entry (redis-py already pairs the flat list)."""
+    if isinstance(reply, dict):
+        return {str(k): str(v) for k, v in reply.items()}
+    if isinstance(reply, list):
+        return {str(k): str(v) for k, v in zip(reply[::2], reply[1::2], strict=False)}
+    return {}

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from sentinel_board.topology.layout import TopologyError
+
+MIN_REDIS = (6, 2)
+# Processes this interpreter started: kept so that they are reaped, not reported as leaked.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+INSTALL_HINT = (
+    "install it (Debian/Ubuntu: sudo apt-get install redis-server) or pass --redis-server PATH"
+)
+
+
+def redis_binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise TopologyError(f"redis-server not found: {name!r}", INSTALL_HINT)
+    out = subprocess.run([path, "--version"], capture_output=True, text=True, check=False).stdout
+    match = re.search(r"v=(\d+)\.(\d+)\.(\d+)", out)
+    if match is None:
+        raise TopologyError(f"{path} does not say its version: {out.strip()!r}", INSTALL_HINT)
+    version = tuple(int(part) for part in match.groups())
+    if version[:2] < MIN_REDIS:
+        raise TopologyError(
+            f"{path} is Redis {'.'.join(map(str, version))}; 6.2 or newer is needed", INSTALL_HINT
+        )
+    return path
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    workdir: Path,
+    pid_path: Path,
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Start a process in its own session, so Ctrl-C reaches only us; we stop it by pid."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=workdir,
+            env=None if env is None else {**os.environ, **env},
+        )
+    _children[process.pid] = process
+    pid_path.write_text(f"{process.pid}\n")
+    return process.pid
+
+
+def read_pid(pid_path: Path) -> int | None:
+    try:
+        return int(pid_path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return stat.rpartition(")")[2].split()[0]
+
+
+def _reap(pid: int) -> None:
+    """Collect a zombie child. Its other threads may still be exiting: wait for them."""
+    child = _children.pop(pid, None)
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=1)
+        return
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def is_alive(pid: int) -> bool:
+    state = _state(pid)
+    if state in ("Z", "X"):
+        _reap(pid)
+        return False
+    return state is not None
+
+
+def is_stopped(pid: int) -> bool:
+    return _state(pid) in ("T", "t")
+
+
+def owns(pid: int, workdir: Path) -> bool:
+    """The pid still runs what we started, not a recycled pid: it works in the node's own dir.
+
+    (Redis rewrites its command line, so that cannot tell.)
+    """
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")) == workdir
+    except OSError:
+        return False
+
+
+def live_pid(pid_path: Path, workdir: Path) -> int | None:
+    pid = read_pid(pid_path)
+    return pid if pid is not None and is_alive(pid) and owns(pid, workdir) else None
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while is_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def stop(pid: int, timeout: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within `timeout`."""
+    try:
+        if is_stopped(pid):
+            os.kill(pid, signal.SIGCONT)  # a SIGSTOPped process cannot act on SIGTERM
+        os.kill(pid, signal.SIGTERM)
+        if not wait_gone(pid, timeout):
+            os.kill(pid, signal.SIGKILL)
+            wait_gone(pid, timeout)
+    except ProcessLookupError:
+        pass
+
+
+def signal_node(pid: int, sig: signal.Signals, timeout: float = 10.0) -> None:
+    """Send `sig`; for KILL and TERM return once the process is gone."""
+    os.kill(pid, sig)
+    if sig in (signal.SIGKILL, signal.SIGTERM) and not wait_gone(pid, timeout):
+        raise TopologyError(f"process {pid} still runs {timeout:g} s after {sig.name}")

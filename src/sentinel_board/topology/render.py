@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from sentinel_board.topology.layout import Node, TopologySpec
+
+HEADER = "# Rendered by sentinel-board for {name}. Sentinel rewrites it after a failover.\n"
+
+
+def redis_conf(spec: TopologySpec, node: Node, master: Node | None) -> str:
+    lines = [
+        f"bind {spec.host}",
+        f"port {node.port}",
+        "protected-mode yes",
+        "daemonize no",
+        f'dir "{node.dir}"',
+        "appendonly yes",
+        "appendfsync everysec",
+        # A master cut off from every replica stops taking writes it would lose.
+        "min-replicas-to-write 1",
+        "min-replicas-max-lag 10",
+        # Start a full sync at once: the default waits 5 s for more replicas to join.
+        "repl-diskless-sync yes",
+        "repl-diskless-sync-delay 0",
+    ]
+    if master is not None:
+        lines.append(f"replicaof {spec.host} {master.port}")
+    return HEADER.format(name=node.name) + "\n".join(lines) + "\n"
+
+
+def sentinel_conf(spec: TopologySpec, node: Node, master: Node) -> str:
+    name = spec.master_name
+    lines = [
+        f"bind {spec.host}",
+        f"port {node.port}",
+        "daemonize no",
+        f'dir "{node.dir}"',
+        f"sentinel monitor {name} {spec.host} {master.port} {spec.quorum}",
+        f"sentinel down-after-milliseconds {name} {spec.down_after_ms}",
+        f"sentinel failover-timeout {name} {spec.failover_timeout_ms}",
+        f"sentinel parallel-syncs {name} 1",
+    ]
+    return HEADER.format(name=node.name) + "\n".join(lines) + "\n"

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from sentinel_board.config import Address, Settings
+from sentinel_board.redis_ha import RedisHA
+from sentinel_board.store import MessageStore
+from sentinel_board.topology import Topology, TopologySpec, probe, process, render
+from tests.helpers import app_client, free_port, wait_until
+
+TEST_DOWN_AFTER_MS = 1000
+
+
+def local_spec(run_dir: Path, **overrides: Any) -> TopologySpec:
+    """A topology on free ports, without the app, failing over fast."""
+    fields: dict[str, Any] = {
+        "run_dir": run_dir,
+        "data_ports": tuple(free_port() for _ in range(3)),
+        "sentinel_ports": tuple(free_port() for _ in range(3)),
+        "app_port": None,
+        "down_after_ms": TEST_DOWN_AFTER_MS,
+        "failover_timeout_ms": 5000,
+    }
+    return TopologySpec(**{**fields, **overrides})
+
+
+@pytest.fixture(scope="session")
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    """One topology for the tests that do not break it; each test keeps to its own keys."""
+    shared = Topology.up(local_spec(tmp_path_factory.mktemp("shared")))
+    yield shared
+    shared.down()
+
+
+@pytest.fixture
+def make_topology(tmp_path: Path) -> Iterator[Callable[..., Topology]]:
+    """Topologies of a test's own, for tests that kill nodes; all stopped at teardown."""
+    started: list[Topology] = []
+
+    def create(**overrides: Any) -> Topology:
+        topology = Topology.up(local_spec(tmp_path / f"topology-{len(started)}", **overrides))
+        started.append(topology)
+        return topology
+
+    yield create
+    for topology in started:
+        topology.down()
+        assert not topology.running(), "a process outlived its test"
+
+
+@pytest.fixture
+def settings(topology: Topology) -> Settings:
+    return Settings(
+        sentinels=topology.sentinel_addresses,
+        key_prefix=f"test-{uuid.uuid4().hex[:12]}:",
+        failover_deadline=5,
+    )
+
+
+@pytest.fixture
+async def make_store(settings: Settings) -> AsyncIterator[Callable[[], MessageStore]]:
+    """Stores with clients of their own, as separate app processes would have."""
+    clients: list[RedisHA] = []
+
+    def create() -> MessageStore:
+        redis = RedisHA(settings)
+        clients.append(redis)
+        return MessageStore(redis, key_prefix=settings.key_prefix)
+
+    yield create
+    for redis in clients:
+        await redis.aclose()
+
+
+@pytest.fixture
+def store(make_store: Callable[[], MessageStore]) -> MessageStore:
+    return make_store()
+
+
+@pytest.fixture
+async def master(topology: Topology) -> AsyncIterator[Redis]:
+    """A plain client of the current master, to look behind the store's back."""
+    name = topology.master_name()
+    assert name is not None
+    async with Redis(host=topology.spec.host, port=topology.node(name).port) as client:
+        yield client
+
+
+@pytest.fixture
+def replica_address(topology: Topology) -> Address:
+    master = topology.master_name()
+    replica = next(node for node in topology.data_nodes if node.name != master)
+    return (topology.spec.host, replica.port)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(settings) as http:
+        yield http
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Address, Address]]:
+    """A master and its replica with no sentinel watching, for a test to swap by hand."""
+    spec = local_spec(tmp_path, data_ports=(free_port(), free_port()))
+    first, second = spec.data_nodes
+    binary = process.redis_binary(spec.redis_server)
+    pids = []
+    for node, master in ((first, None), (second, first)):
+        node.dir.mkdir(parents=True)
+        node.config_path.write_text(render.redis_conf(spec, node, master))
+        pids.append(
+            process.spawn(
+                [binary, str(node.config_path)],
+                workdir=node.dir,
+                pid_path=node.pid_path,
+                log_path=node.log_path,
+            )
+        )
+    try:
+        wait_until(
+            lambda: (
+                probe.info(spec.host, second.port, "replication").get("master_link_status") == "up"
+            ),
+            timeout=10,
+        )
+        yield (spec.host, first.port), (spec.host, second.port)
+    finally:
+        for pid in pids:
+            process.stop(pid)
