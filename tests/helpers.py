@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import random
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +20,23 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_port_base(count: int) -> int:
+    """The first of `count` consecutive free ports, for commands that take a port base."""
+    for _ in range(100):
+        base = random.randrange(20000, 60000 - count)
+        socks = [socket.socket() for _ in range(count)]
+        try:
+            for offset, sock in enumerate(socks):
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.05) -> None:

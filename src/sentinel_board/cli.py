@@ -97,8 +97,13 @@ def up(
         redis_server=redis_server,
         workers=workers,
     )
-    with console.status("Starting Redis, the sentinels and the board..."):
-        topology = Topology.up(spec)
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # stopped like Ctrl-C: by pid, cleanly
+    try:
+        with console.status("Starting Redis, the sentinels and the board..."):
+            topology = Topology.up(spec)
+    except KeyboardInterrupt:
+        console.print("Interrupted: stopped what had started.")
+        sys.exit(130)
     print_status(collect(topology))
     if spec.app_url:
         console.print(f"\nThe board: [bold]{spec.app_url}[/bold]")
@@ -106,19 +111,30 @@ def up(
         console.print(f"Stop it with: sentinel-board down --run-dir {run_dir}")
         return
     console.print("Sentinel events follow. Ctrl-C stops everything.\n")
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        asyncio.run(_print_events(topology))
+        asyncio.run(_follow_until_signalled(topology))
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C before the event loop took over the signals
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
         with console.status("Stopping..."):
             stopped = topology.down()
         console.print(f"Stopped {len(stopped)} processes.")
 
 
-def _interrupt(signum: int, frame: object) -> None:
+def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+async def _follow_until_signalled(topology: Topology) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    printer = asyncio.create_task(_print_events(topology))
+    await stop.wait()
+    printer.cancel()
+    await asyncio.gather(printer, return_exceptions=True)
 
 
 async def _print_events(topology: Topology) -> None:

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from sentinel_board.cli import main
+from sentinel_board.topology import process
+from tests.helpers import free_port, free_port_base
+
+CLI = [sys.executable, "-m", "sentinel_board"]
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def ports(run_dir: Path) -> list[str]:
+    return [
+        "--run-dir", str(run_dir),
+        "--port-base", str(free_port_base(3)),
+        "--sentinel-port-base", str(free_port_base(3)),
+        "--down-after-ms", "1000",
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "run"
+    invoke("down", "--run-dir", str(tmp_path / "run"))  # whatever a failed test left
+
+
+def pids_of(run_dir: Path) -> list[int]:
+    return [pid for path in run_dir.glob("*/pid") if (pid := process.read_pid(path))]
+
+
+def test_up_detach_status_kill_start_down(run_dir: Path) -> None:
+    result = invoke("up", "--detach", "--no-app", *ports(run_dir))
+    assert result.exit_code == 0, result.output
+    assert "Quorum: reachable" in result.output
+    assert "sentinel-board down --run-dir" in result.output
+    pids = pids_of(run_dir)
+    assert len(pids) == 6
+
+    report: dict[str, Any] = json.loads(
+        invoke("status", "--json", "--run-dir", str(run_dir)).output
+    )
+    assert set(report) >= {"master", "replicas", "sentinels", "app", "quorum_ok"}
+    assert report["master"]["name"] == "redis-1" and report["quorum_ok"] is True
+
+    killed = invoke("kill", "replica", "--run-dir", str(run_dir))
+    assert killed.exit_code == 0
+    assert "Sent SIGKILL to redis-2 (the replica" in killed.output
+    assert "down" in invoke("status", "--run-dir", str(run_dir)).output
+    started = invoke("start", "redis-2", "--run-dir", str(run_dir))
+    assert started.exit_code == 0 and "Started redis-2" in started.output
+
+    down = invoke("down", "--run-dir", str(run_dir))
+    assert down.output.startswith("Stopped ")
+    assert not any(process.is_alive(pid) for pid in pids_of(run_dir) + pids)
+    assert invoke("down", "--run-dir", str(run_dir)).output.strip() == "Nothing was running."
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (
+            ["status", "--run-dir", "/nonexistent"],
+            "no topology in /nonexistent",
+            "sentinel-board up",
+        ),
+        (["kill", "master", "--run-dir", "/nonexistent"], "no topology", "--run-dir"),
+        (["up", "--redis-server", "/no/redis-server"], "redis-server not found", "apt-get"),
+    ],
+)
+def test_errors_are_one_line_and_a_hint(args: list[str], message: str, hint: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {message}")
+    assert "Hint:" in result.output and hint in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_arguments_are_usage_errors() -> None:
+    result = invoke("kill", "leader")
+    assert result.exit_code == 2
+    assert "'leader' is not one of 'master', 'replica', 'sentinel'" in result.output
+
+
+def test_serve_refuses_bad_settings_clearly() -> None:
+    env = {**os.environ, "SENTINEL_BOARD_SENTINELS": "nonsense"}
+    done = subprocess.run([*CLI, "serve"], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "SENTINEL_BOARD_SENTINELS" in done.stdout and "is not host:port" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_up_with_the_app_serves_the_board_then_down(run_dir: Path) -> None:
+    app_port = free_port()
+    up = subprocess.run(
+        [*CLI, "up", "--detach", "--app-port", str(app_port), *ports(run_dir)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert f"http://127.0.0.1:{app_port}" in up.stdout
+    response = httpx.post(f"http://127.0.0.1:{app_port}/message", data={"message": "hi"})
+    assert response.status_code == 200 and 'data-unread="1"' in response.text
+    pids = pids_of(run_dir)
+    assert len(pids) == 7
+
+    down = subprocess.run([*CLI, "down", "--run-dir", str(run_dir)], capture_output=True, text=True)
+    assert down.returncode == 0
+    assert not any(process.is_alive(pid) for pid in pids)
+
+
+def test_up_in_the_foreground_stops_everything_on_ctrl_c(run_dir: Path) -> None:
+    foreground = subprocess.Popen(
+        [*CLI, "up", "--no-app", *ports(run_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert foreground.stdout is not None
+    lines = []
+    for line in foreground.stdout:
+        lines.append(line)
+        if "Sentinel events follow" in line:
+            break
+    pids = pids_of(run_dir)
+    assert len(pids) == 6, "".join(lines)
+    foreground.send_signal(signal.SIGINT)
+    rest, _ = foreground.communicate(timeout=30)
+    assert foreground.returncode == 0
+    assert "Stopped 6 processes." in rest
+    assert not any(process.is_alive(pid) for pid in pids)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from sentinel_board.events import SentinelEvent, parse_switch_master, sentinel_events
+from sentinel_board.topology import Topology, probe
+from tests.helpers import wait_until_async
+
+
+def test_parse_switch_master() -> None:
+    switch = parse_switch_master("mymaster 127.0.0.1 6380 127.0.0.1 6381")
+    assert (switch.master_name, switch.old, switch.new) == (
+        "mymaster",
+        ("127.0.0.1", 6380),
+        ("127.0.0.1", 6381),
+    )
+
+
+@pytest.mark.failover
+async def test_a_failover_is_reported_once_though_every_sentinel_reports_it(
+    make_topology: Callable[..., Topology],
+) -> None:
+    topology = make_topology()
+    master = topology.node("redis-1")
+    events: list[SentinelEvent] = []
+
+    async def listen() -> None:
+        async for event in sentinel_events(topology.sentinel_addresses):
+            events.append(event)
+
+    def subscribed() -> bool:
+        return all(
+            "psub=1" in str(probe.ask("127.0.0.1", port, "CLIENT", "LIST"))
+            for _, port in topology.sentinel_addresses
+        )
+
+    listener = asyncio.create_task(listen())
+    await wait_until_async(subscribed, timeout=5)
+    await asyncio.to_thread(topology.kill, "master")
+    await wait_until_async(lambda: "+switch-master" in [e.type for e in events], timeout=15)
+    # Every sentinel publishes the switch once it knows it; once all name the new master,
+    # the duplicates are on their way. A moment more lets them arrive, to be folded.
+    await wait_until_async(topology.sentinels_agree, timeout=10)
+    await asyncio.sleep(0.5)
+    listener.cancel()
+    await asyncio.gather(listener, return_exceptions=True)
+
+    types = [e.type for e in events]
+    assert types.count("+switch-master") == 1
+    assert "+odown" in types and "+sdown" in types
+    switch = parse_switch_master(next(e for e in events if e.type == "+switch-master").payload)
+    assert switch.old == ("127.0.0.1", master.port)
+    assert switch.new[1] in {n.port for n in topology.data_nodes[1:]}

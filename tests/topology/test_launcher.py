@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sentinel_board.topology import Topology, TopologyError, TopologySpec, probe, process
+from sentinel_board.topology.status import collect
+from tests.conftest import local_spec
+from tests.helpers import wait_until
+
+
+def replicaof(topology: Topology, name: str) -> str | None:
+    lines = topology.node(name).config_path.read_text().splitlines()
+    found = [line for line in lines if line.startswith("replicaof ")]
+    return found[-1] if found else None
+
+
+def test_up_renders_every_config_and_is_ready(topology: Topology) -> None:
+    spec = topology.spec
+    master, *replicas = topology.data_nodes
+    assert "min-replicas-to-write 1" in master.config_path.read_text()
+    assert "appendonly yes" in master.config_path.read_text()
+    for node in replicas:
+        assert replicaof(topology, node.name) == f"replicaof 127.0.0.1 {master.port}"
+        replication = probe.info(spec.host, node.port, "replication")
+        assert replication["master_link_status"] == "up"
+    for node in topology.sentinel_nodes:
+        text = node.config_path.read_text()
+        assert f"sentinel monitor mymaster 127.0.0.1 {master.port} 2" in text
+        assert f"sentinel down-after-milliseconds mymaster {spec.down_after_ms}" in text
+    assert topology.sentinels_agree()
+    assert topology.master_name() == "redis-1"
+    assert (spec.run_dir / "topology.json").exists()
+
+
+def test_status_reports_the_topology_as_the_sentinels_see_it(topology: Topology) -> None:
+    report = collect(topology)
+    assert report["quorum_ok"] is True
+    assert report["app"] is None
+    master = report["master"]
+    assert {k: master[k] for k in ("name", "host", "role", "alive")} == {
+        "name": "redis-1",
+        "host": "127.0.0.1",
+        "role": "master",
+        "alive": True,
+    }
+    assert master["pid"] == topology.pid(topology.node("redis-1"))
+    assert [r["name"] for r in report["replicas"]] == ["redis-2", "redis-3"]
+    for replica in report["replicas"]:
+        assert replica["role"] == "replica" and replica["alive"] and replica["link"] == "up"
+        assert isinstance(replica["offset"], int) and isinstance(replica["lag"], int)
+    assert [s["name"] for s in report["sentinels"]] == ["sentinel-1", "sentinel-2", "sentinel-3"]
+    for sentinel in report["sentinels"]:
+        assert sentinel["names_master"] == f"127.0.0.1:{master['port']}"
+        assert set(sentinel) >= {"name", "host", "port", "pid", "role", "alive"}
+
+
+def test_kill_master_fails_over_and_sentinel_rewrites_the_configs(
+    make_topology: Callable[..., Topology],
+) -> None:
+    topology = make_topology()
+    killed = topology.kill("master")
+    assert killed.name == "redis-1"
+    assert not topology.is_alive("redis-1")
+    wait_until(lambda: topology.master_name() not in (None, "redis-1"), timeout=15)
+    new = topology.master_name()
+    assert new is not None
+    other = next(n.name for n in topology.data_nodes if n.name not in ("redis-1", new))
+
+    assert replicaof(topology, new) is None, "the promoted replica's file lost its replicaof"
+    new_port = topology.node(new).port
+    wait_until(lambda: replicaof(topology, other) == f"replicaof 127.0.0.1 {new_port}", 10)
+
+    topology.start("redis-1")
+    wait_until(lambda: topology.role(topology.node("redis-1")) == "replica", timeout=20)
+    wait_until(lambda: replicaof(topology, "redis-1") == f"replicaof 127.0.0.1 {new_port}", 10)
+    assert topology.master_name() == new
+
+
+def test_kill_and_start_a_replica_and_a_sentinel(make_topology: Callable[..., Topology]) -> None:
+    topology = make_topology()
+    replica = topology.kill("replica", index=2)
+    assert replica.name == "redis-3"
+    assert not topology.is_alive("redis-3")
+    assert {r["name"]: r["alive"] for r in collect(topology)["replicas"]}["redis-3"] is False
+
+    sentinel = topology.kill("sentinel")
+    assert sentinel.name == "sentinel-1" and not topology.is_alive("sentinel-1")
+    assert collect(topology)["quorum_ok"] is True, "two of three sentinels still authorize"
+
+    topology.start("redis-3")
+    topology.start(str(sentinel.port))
+    wait_until(
+        lambda: (
+            probe.info("127.0.0.1", replica.port, "replication").get("master_link_status") == "up"
+        ),
+        timeout=10,
+    )
+    assert probe.ask("127.0.0.1", sentinel.port, "PING") is True
+    with pytest.raises(TopologyError, match="already running"):
+        topology.start("redis-3")
+
+
+def test_stop_and_continue_the_master(make_topology: Callable[..., Topology]) -> None:
+    topology = make_topology(down_after_ms=5000)
+    frozen = topology.kill("master", sig=signal.SIGSTOP)
+    pid = topology.pid(frozen)
+    assert pid is not None and process.is_stopped(pid)
+    assert topology.kill("master", sig=signal.SIGCONT) == frozen
+    assert not process.is_stopped(pid)
+
+
+def test_down_stops_everything_by_pid_and_keeps_data_unless_purged(tmp_path: Path) -> None:
+    topology = Topology.up(local_spec(tmp_path / "run"))
+    pids = [topology.pid(node) for node in topology.nodes]
+    assert all(pids)
+    stopped = topology.down()
+    assert {n.name for n in stopped} == {n.name for n in topology.nodes}
+    for pid in pids:
+        assert pid is not None and not process.is_alive(pid)
+    assert (tmp_path / "run" / "redis-1" / "appendonlydir").is_dir()
+    assert topology.down() == [], "a second down finds nothing to stop"
+    topology.down(purge=True)
+    assert not (tmp_path / "run").exists()
+
+
+def test_refuses_a_run_dir_with_a_live_topology(topology: Topology) -> None:
+    again = local_spec(topology.spec.run_dir)
+    with pytest.raises(TopologyError, match="already runs a topology") as caught:
+        Topology.up(again)
+    assert "sentinel-board down" in caught.value.hint
+    assert topology.sentinels_agree(), "the refusal touched nothing"
+
+
+def test_refuses_a_taken_port(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        spec = local_spec(tmp_path, sentinel_ports=(port,), quorum=1)
+        with pytest.raises(
+            TopologyError, match=f"port {port} \\(for sentinel-1\\) is already in use"
+        ):
+            Topology.up(spec)
+    assert not (tmp_path / "redis-1").exists(), "nothing was started"
+
+
+def test_refuses_a_missing_redis_server(tmp_path: Path) -> None:
+    with pytest.raises(TopologyError, match="redis-server not found") as caught:
+        Topology.up(local_spec(tmp_path, redis_server="/nonexistent/redis-server"))
+    assert "apt-get install redis-server" in caught.value.hint
+
+
+def test_refuses_redis_older_than_6_2(tmp_path: Path) -> None:
+    old = tmp_path / "redis-server"
+    old.write_text("#!/bin/sh\necho 'Redis server v=6.0.16 sha=00000000:0 malloc=jemalloc'\n")
+    old.chmod(0o755)
+    with pytest.raises(TopologyError, match=r"is Redis 6\.0\.16; 6\.2 or newer is needed"):
+        Topology.up(local_spec(tmp_path / "run", redis_server=str(old)))
+
+
+def test_refuses_a_quorum_larger_than_the_sentinels() -> None:
+    with pytest.raises(TopologyError, match="quorum 4 is not between 1 and 3"):
+        TopologySpec(quorum=4)
+
+
+def test_a_recycled_pid_is_never_signalled(tmp_path: Path) -> None:
+    """A pid file naming a process that is not ours (here: this test) is not ours to stop."""
+    spec = local_spec(tmp_path)
+    node = spec.data_nodes[0]
+    node.dir.mkdir(parents=True)
+    node.pid_path.write_text(f"{os.getpid()}\n")
+    assert Topology(spec).pid(node) is None
+    assert Topology(spec).down() == []
