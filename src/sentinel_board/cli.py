@@ -186,7 +186,10 @@ def print_status(report: dict[str, Any]) -> None:
         row(report["master"], "[green]up[/green]")
     for item in report["replicas"]:
         lag = f", lag {item['lag']} s" if item["lag"] is not None else ""
-        row(item, f"link {item['link']}, offset {item['offset']}{lag}")
+        state = f"link {item['link']}, offset {item['offset']}{lag}"
+        if item["reports_role"] == "master":
+            state = "[yellow]back, still says master: Sentinel will make it a replica[/yellow]"
+        row(item, state)
     for item in report["sentinels"]:
         row(item, f"names {item['names_master'] or 'nothing'}")
     if report["app"]:

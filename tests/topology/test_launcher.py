@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 
 from sentinel_board.topology import Topology, TopologyError, TopologySpec, probe, process
 from sentinel_board.topology.status import collect
@@ -113,6 +114,48 @@ def test_stop_and_continue_the_master(make_topology: Callable[..., Topology]) ->
     assert pid is not None and process.is_stopped(pid)
     assert topology.kill("master", sig=signal.SIGCONT) == frozen
     assert not process.is_stopped(pid)
+
+
+def test_up_again_after_a_failover_keeps_the_promoted_master_and_every_message(
+    make_topology: Callable[..., Topology],
+) -> None:
+    topology = make_topology()
+    host, old = topology.spec.host, topology.node("redis-1")
+    with probe.client(host, old.port) as master:
+        master.rpush("UNREAD", "before")
+        master.wait(1, 1000)
+    topology.kill("master")
+    wait_until(lambda: topology.master_name() not in (None, "redis-1"), timeout=15)
+    promoted = topology.node(topology.master_name() or "")
+    with probe.client(host, promoted.port) as master:
+
+        def pushed() -> bool:
+            try:
+                return bool(master.rpush("UNREAD", "after"))
+            except redis.ResponseError:  # NOREPLICAS until a replica re-attaches
+                return False
+
+        wait_until(pushed, timeout=10)
+        assert master.wait(1, 1000) == 1
+    topology.down()
+
+    again = Topology.up(topology.spec)
+    assert again.master_name() == promoted.name, "not redis-1, whose data is older"
+    assert again.role(old) == "replica"
+
+    def everywhere() -> bool:
+        return all(
+            probe.ask(host, n.port, "LRANGE", "UNREAD", 0, -1) == ["before", "after"]
+            for n in again.data_nodes
+        )
+
+    wait_until(everywhere, timeout=10)
+
+
+def test_up_refuses_a_run_dir_of_another_shape(tmp_path: Path) -> None:
+    Topology.up(local_spec(tmp_path)).down()
+    with pytest.raises(TopologyError, match="holds the data of a topology with other ports"):
+        Topology.up(local_spec(tmp_path))
 
 
 def test_down_stops_everything_by_pid_and_keeps_data_unless_purged(tmp_path: Path) -> None:

@@ -80,11 +80,19 @@ class Topology:
         """Start everything and return once it is ready; on failure stop what was started."""
         topology = cls(spec)
         binary = process.redis_binary(spec.redis_server)
-        if spec.manifest_path.exists() and (alive := cls.open(spec.run_dir).running()):
-            raise TopologyError(
-                f"{spec.run_dir} already runs a topology ({', '.join(n.name for n in alive)})",
-                "stop it with `sentinel-board down`, or use another --run-dir",
-            )
+        resume = spec.manifest_path.exists()
+        if resume:
+            previous = cls.open(spec.run_dir)
+            if alive := previous.running():
+                raise TopologyError(
+                    f"{spec.run_dir} already runs a topology ({', '.join(n.name for n in alive)})",
+                    "stop it with `sentinel-board down`, or use another --run-dir",
+                )
+            if not previous.spec.same_redis_setup(spec):
+                raise TopologyError(
+                    f"{spec.run_dir} holds the data of a topology with other ports or settings",
+                    "`sentinel-board down --purge` deletes it; or choose another --run-dir",
+                )
         for node in topology.nodes:
             if _port_taken(spec.host, node.port):
                 option = {"redis": "--port-base", "sentinel": "--sentinel-port-base"}
@@ -95,8 +103,8 @@ class Topology:
         spec.run_dir.mkdir(parents=True, exist_ok=True)
         spec.save()
         try:
-            topology._start_data_nodes(binary)
-            topology._start_sentinels(binary)
+            topology._start_data_nodes(binary, resume)
+            topology._start_sentinels(binary, resume)
             if topology.app is not None:
                 topology._start_app()
         except BaseException:
@@ -104,15 +112,22 @@ class Topology:
             raise
         return topology
 
-    def _start_data_nodes(self, binary: str) -> None:
-        master, *replicas = self.data_nodes
+    def _start_data_nodes(self, binary: str, resume: bool) -> None:
+        """A fresh start makes redis-1 master; a restart keeps the master Sentinel last chose."""
+        master = self._recorded_master() if resume else self.data_nodes[0]
+        replicas = [node for node in self.data_nodes if node is not master]
         for node in self.data_nodes:
             node.dir.mkdir(exist_ok=True)
-            is_replica = node is not master
-            node.config_path.write_text(
-                render.redis_conf(self.spec, node, master if is_replica else None)
-            )
-            self._spawn(node, [binary, str(node.config_path)])
+            argv = [binary, str(node.config_path)]
+            if not resume:
+                node.config_path.write_text(
+                    render.redis_conf(self.spec, node, None if node is master else master)
+                )
+            elif node is not master:
+                # A master that died before the failover comes back holding stale data:
+                # it must not be taken for the master while the sentinels start.
+                argv += ["--replicaof", self.spec.host, str(master.port)]
+            self._spawn(node, argv)
         for node in self.data_nodes:
             wait_for(f"{node.name} on port {node.port}", lambda n=node: self._answers(n))  # type: ignore[misc]
         for node in replicas:
@@ -126,11 +141,25 @@ class Topology:
                 ),
             )
 
-    def _start_sentinels(self, binary: str) -> None:
+    def _recorded_master(self) -> Node:
+        """The master the sentinels' own (rewritten) configs name, by majority."""
+        votes: Counter[str] = Counter()
+        prefix = f"sentinel monitor {self.spec.master_name} "
+        for node in self.sentinel_nodes:
+            if node.config_path.exists():
+                for line in node.config_path.read_text().splitlines():
+                    if line.startswith(prefix):
+                        votes[line.split()[4]] += 1
+        if not votes:
+            return self.data_nodes[0]
+        return self.node(votes.most_common(1)[0][0])
+
+    def _start_sentinels(self, binary: str, resume: bool) -> None:
         master = self.data_nodes[0]
         for node in self.sentinel_nodes:
             node.dir.mkdir(exist_ok=True)
-            node.config_path.write_text(render.sentinel_conf(self.spec, node, master))
+            if not resume:
+                node.config_path.write_text(render.sentinel_conf(self.spec, node, master))
             self._spawn(node, [binary, str(node.config_path), "--sentinel"])
         wait_for("the sentinels agreeing on the master", self.sentinels_agree)
 
@@ -142,6 +171,8 @@ class Topology:
         env = {
             "SENTINEL_BOARD_SENTINELS": ",".join(f"{h}:{p}" for h, p in self.sentinel_addresses),
             "SENTINEL_BOARD_MASTER_NAME": self.spec.master_name,
+            # With no replica, no write could ever be confirmed by one.
+            "SENTINEL_BOARD_MIN_REPLICA_ACKS": str(min(1, len(self.data_nodes) - 1)),
             **self.spec.extra_env,
         }
         self._spawn(self.app, argv, env)

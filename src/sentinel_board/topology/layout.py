@@ -83,6 +83,14 @@ class TopologySpec:
             )
         object.__setattr__(self, "run_dir", Path(self.run_dir).absolute())
 
+    def same_redis_setup(self, other: TopologySpec) -> bool:
+        """Whether `other` can restart from this one's configs and data (the app may differ)."""
+        keep = [
+            *("host", "data_ports", "sentinel_ports", "quorum"),
+            *("down_after_ms", "failover_timeout_ms", "master_name"),
+        ]
+        return all(getattr(self, name) == getattr(other, name) for name in keep)
+
     @property
     def data_nodes(self) -> list[Node]:
         return [

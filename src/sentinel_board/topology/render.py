@@ -15,7 +15,7 @@ def redis_conf(spec: TopologySpec, node: Node, master: Node | None) -> str:
         "appendonly yes",
         "appendfsync everysec",
         # A master cut off from every replica stops taking writes it would lose.
-        "min-replicas-to-write 1",
+        f"min-replicas-to-write {min(1, len(spec.data_ports) - 1)}",
         "min-replicas-max-lag 10",
         # Start a full sync at once: the default waits 5 s for more replicas to join.
         "repl-diskless-sync yes",
