@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from redis.asyncio import Redis
 
 from sentinel_board.config import Address, Settings
 from sentinel_board.redis_ha import NotReplicated, RedisHA, Unavailable
 from sentinel_board.store import MessageStore
+from sentinel_board.topology import Topology, probe
 from tests.fake_sentinel import fake_sentinel
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_until_async
 
 
 async def ping(client: Redis) -> bool:
@@ -143,3 +146,28 @@ async def test_a_demoted_master_is_dropped_on_readonly(pair: tuple[Address, Addr
             assert ha.stats.retries >= 1
         finally:
             await ha.aclose()
+
+
+@pytest.mark.failover
+async def test_switch_master_is_followed_without_waiting_for_an_error(
+    make_topology: Callable[..., Topology],
+) -> None:
+    topology = make_topology()
+    ha = RedisHA(Settings(sentinels=topology.sentinel_addresses))
+    try:
+        ha.follow_switch_master()
+        assert await ha.read(ping)
+        first = ("127.0.0.1", topology.node("redis-1").port)
+        assert ha.master_address == first
+        reply = probe.ask(
+            "127.0.0.1", topology.sentinel_nodes[0].port, "SENTINEL", "FAILOVER", "mymaster"
+        )
+        assert reply == "OK", reply
+        # no request is made: only the event can move the client
+        await wait_until_async(lambda: ha.master_address != first, timeout=15)
+        assert ha.stats.retries == 0
+        assert ha.stats.failovers_followed == 1
+        assert ha.master_address is not None
+        assert await role(ha.master_address) == "master"
+    finally:
+        await ha.aclose()

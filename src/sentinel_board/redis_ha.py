@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -25,6 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sentinel_board.config import Address, Settings, format_address
+from sentinel_board.events import parse_switch_master, sentinel_events
 
 T = TypeVar("T")
 logger = logging.getLogger("sentinel_board.redis_ha")
@@ -103,6 +105,8 @@ class RedisHA:
         self._generation = 0
         self._discovered_at = 0.0
         self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def master_address(self) -> Address | None:
@@ -122,7 +126,41 @@ class RedisHA:
             client_name="sentinel-board",
         )
 
+    def follow_switch_master(self) -> None:
+        """Listen to every sentinel and switch at +switch-master, not at the next error."""
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch_sentinels())
+
+    async def _watch_sentinels(self) -> None:
+        password = self.settings.sentinel_password
+        events = sentinel_events(
+            self.settings.sentinels, password=password.get_secret_value() if password else None
+        )
+        async for event in events:
+            if event.type != "+switch-master":
+                continue
+            switch = parse_switch_master(event.payload)
+            if switch.master_name == self.settings.master_name:
+                await self._adopt(switch.new, f"+switch-master from sentinel {event.sentinel}")
+
+    async def _adopt(self, address: Address, reason: str) -> None:
+        async with self._lock:
+            if address == self._master_address:
+                return
+            client = self._client(address)
+            try:
+                role = await command(client, "ROLE")
+            except (TimeoutError, RedisError, OSError):
+                role = [b"unreachable"]
+            if role[0] != b"master":  # not yet, or not any more: discovery will decide
+                await client.aclose()
+                return
+            await self._switch(address, client, reason)
+
     async def aclose(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
         if self._master is not None:
             await self._master.aclose()
         for _, client in self._sentinels:
@@ -204,8 +242,10 @@ class RedisHA:
                     retry_after=max(1, round(self.settings.failover_deadline / 5)),
                 )
             self.stats.retries += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.25)
+            # A +switch-master wakes every waiting request at once.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), delay)
+            delay = min(delay * 2, 0.1)
 
     async def _rediscover(self, seen_generation: int, reason: str) -> None:
         async with self._lock:
@@ -214,24 +254,29 @@ class RedisHA:
                 return
             address, client = await self._discover()
             self._discovered_at = time.monotonic()
-            self._generation += 1
             if client is self._master:
+                self._generation += 1
                 return
-            old, old_address = self._master, self._master_address
-            self._master, self._master_address = client, address
-            if old is not None:
-                self.stats.failovers_followed += 1
-                logger.warning(
-                    "following failover: master %s -> %s (%s)",
-                    format_address(old_address) if old_address else "?",
-                    format_address(address),
-                    reason,
-                )
-                await old.aclose()
-            else:
-                logger.info(
-                    "master of %r is %s", self.settings.master_name, format_address(address)
-                )
+            await self._switch(address, client, reason)
+
+    async def _switch(self, address: Address, client: Redis, reason: str) -> None:
+        """Make `client` the master's (the lock is held); wake the requests that wait."""
+        old, old_address = self._master, self._master_address
+        self._master, self._master_address = client, address
+        self._generation += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+        if old is None:
+            logger.info("master of %r is %s", self.settings.master_name, format_address(address))
+            return
+        self.stats.failovers_followed += 1
+        logger.warning(
+            "following failover: master %s -> %s (%s)",
+            format_address(old_address) if old_address else "?",
+            format_address(address),
+            reason,
+        )
+        await old.aclose()
 
     async def _discover(self) -> tuple[Address, Redis]:
         """Ask the sentinels in turn; trust an answer only once ROLE confirms it."""

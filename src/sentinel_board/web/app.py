@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = RedisHA(settings)
+        redis.follow_switch_master()
         app.state.redis = redis
         app.state.store = MessageStore(
             redis, key_prefix=settings.key_prefix, dedup_ttl=settings.dedup_ttl_seconds
