@@ -6,7 +6,12 @@ import pytest
 from redis.asyncio import Redis
 
 from sentinel_board.config import Address, Settings
-from sentinel_board.redis_ha import NotReplicated, RedisHA, Unavailable
+from sentinel_board.redis_ha import (
+    NoFailoverPossible,
+    NotReplicated,
+    RedisHA,
+    Unavailable,
+)
 from sentinel_board.store import MessageStore
 from sentinel_board.topology import Topology, probe
 from tests.fake_sentinel import fake_sentinel
@@ -63,14 +68,14 @@ async def test_a_sentinel_naming_a_replica_is_not_trusted(
 
 
 async def test_no_master_anywhere_is_unavailable_with_every_reason(settings: Settings) -> None:
-    async with fake_sentinel(None) as ignorant:
+    async with fake_sentinel(None) as ignorant, fake_sentinel(None) as also:
         dead = ("127.0.0.1", free_port())
-        s = settings.model_copy(
-            update={"sentinels": [("127.0.0.1", ignorant.port), dead], "failover_deadline": 0.3}
-        )
-        ha = RedisHA(s)
+        sentinels = [("127.0.0.1", ignorant.port), ("127.0.0.1", also.port), dead]
+        ha = RedisHA(settings.model_copy(update={"sentinels": sentinels, "failover_deadline": 0.3}))
         try:
-            with pytest.raises(Unavailable) as caught:
+            with pytest.raises(
+                Unavailable, match=r"no master served the request within 0\.3 s"
+            ) as caught:
                 await ha.read(ping)
         finally:
             await ha.aclose()
@@ -78,7 +83,21 @@ async def test_no_master_anywhere_is_unavailable_with_every_reason(settings: Set
     assert f"sentinel 127.0.0.1:{ignorant.port} does not know 'mymaster'" in reason
     assert f"sentinel 127.0.0.1:{dead[1]}: ConnectionError" in reason
     assert ha.stats.unavailable == 1
-    assert ignorant.asked >= 2, "the sentinels are asked again until the deadline"
+    assert ignorant.asked >= 2, "two of three sentinels answer: asked again until the deadline"
+
+
+async def test_without_a_majority_of_sentinels_it_fails_at_once(settings: Settings) -> None:
+    async with fake_sentinel(None) as ignorant:
+        dead = [("127.0.0.1", free_port()), ("127.0.0.1", free_port())]
+        sentinels = [("127.0.0.1", ignorant.port), *dead]
+        ha = RedisHA(settings.model_copy(update={"sentinels": sentinels, "failover_deadline": 30}))
+        try:
+            with pytest.raises(NoFailoverPossible, match="only 1 of 3 sentinels answer") as caught:
+                await ha.read(ping)
+        finally:
+            await ha.aclose()
+    assert ha.stats.retries == 0, "no failover can come, so none is waited for"
+    assert caught.value.retry_after >= 1
 
 
 async def test_a_sentinel_naming_an_unreachable_master_is_unavailable(settings: Settings) -> None:
@@ -171,3 +190,21 @@ async def test_switch_master_is_followed_without_waiting_for_an_error(
         assert await role(ha.master_address) == "master"
     finally:
         await ha.aclose()
+
+
+async def test_replica_preferred_reads_come_from_a_replica(settings: Settings) -> None:
+    async def where(client: Redis) -> str:
+        reply = await client.execute_command("ROLE")
+        return str(reply[0].decode())
+
+    ha = RedisHA(settings.model_copy(update={"read_from": "replica_preferred"}))
+    try:
+        assert await ha.read(where, stale_ok=True) == "slave"
+        assert await ha.read(where) == "master", "what must be fresh still reads the master"
+    finally:
+        await ha.aclose()
+    master_only = RedisHA(settings)
+    try:
+        assert await master_only.read(where, stale_ok=True) == "master"
+    finally:
+        await master_only.aclose()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     redis_password: SecretStr | None = None
     sentinel_password: SecretStr | None = None
     key_prefix: str = ""
+    read_from: Literal["master", "replica_preferred"] = Field(
+        default="master",
+        description="Where the count and the messages page are read: replica_preferred keeps "
+        "them answering through a failover, stale by at most the replication lag.",
+    )
 
     sentinel_timeout: float = Field(
         default=0.3, gt=0, description="Per-sentinel query timeout (s)."

@@ -49,6 +49,10 @@ class MasterNotFound(Unavailable):
     """No sentinel named a master that answers ROLE as a master."""
 
 
+class NoFailoverPossible(Unavailable):
+    """No master, and too few sentinels answer to ever elect one: waiting cannot help."""
+
+
 @dataclass(frozen=True)
 class Script:
     body: str
@@ -87,6 +91,16 @@ async def command(client: Redis, *args: str | int) -> Any:
     return await client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
+def _text_fields(entry: Any) -> dict[str, str]:
+    """A SENTINEL REPLICAS entry: redis-py may pair it into a dict already."""
+    pairs = entry.items() if isinstance(entry, dict) else zip(entry[::2], entry[1::2], strict=False)
+    return {_text(k): _text(v) for k, v in pairs}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
@@ -107,6 +121,8 @@ class RedisHA:
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
+        self._replica: Redis | None = None
+        self._replica_asked_at = 0.0
 
     @property
     def master_address(self) -> Address | None:
@@ -161,13 +177,43 @@ class RedisHA:
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
-        if self._master is not None:
-            await self._master.aclose()
+        for client in (self._master, self._replica):
+            if client is not None:
+                await client.aclose()
         for _, client in self._sentinels:
             await client.aclose()
 
-    async def read(self, op: Callable[[Redis], Awaitable[T]]) -> T:
+    async def read(self, op: Callable[[Redis], Awaitable[T]], *, stale_ok: bool = False) -> T:
+        """On the master; with read_from=replica_preferred and `stale_ok`, on a replica first."""
+        if stale_ok and self.settings.read_from == "replica_preferred":
+            replica = await self._current_replica()
+            if replica is not None:
+                try:
+                    return await op(replica)
+                except (TimeoutError, RedisError, OSError) as error:
+                    logger.info("replica read failed (%s); reading the master", _describe(error))
+                    self._replica, stale = None, replica
+                    await stale.aclose()
         return await self._with_failover(op)
+
+    async def _current_replica(self) -> Redis | None:
+        """A replica the sentinels call healthy; asked for at most twice a second."""
+        if self._replica is not None or time.monotonic() - self._replica_asked_at < 0.5:
+            return self._replica
+        self._replica_asked_at = time.monotonic()
+        for _, sentinel in self._sentinels:
+            try:
+                replicas = await command(
+                    sentinel, "SENTINEL", "REPLICAS", self.settings.master_name
+                )
+            except (TimeoutError, RedisError, OSError):
+                continue
+            for entry in map(_text_fields, replicas or []):
+                if entry.get("flags") == "slave" and entry.get("master-link-status") == "ok":
+                    self._replica = self._client((entry["ip"], int(entry["port"])))
+                    return self._replica
+            return None
+        return None
 
     async def write(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Any:
         """Run a Lua script on the master, then WAIT for replicas, in one round trip."""
@@ -281,6 +327,7 @@ class RedisHA:
     async def _discover(self) -> tuple[Address, Redis]:
         """Ask the sentinels in turn; trust an answer only once ROLE confirms it."""
         problems: list[str] = []
+        silent = 0
         for index, (sentinel_address, sentinel) in enumerate(self._sentinels):
             where = format_address(sentinel_address)
             try:
@@ -289,6 +336,7 @@ class RedisHA:
                 )
             except (TimeoutError, RedisError, OSError) as error:
                 problems.append(f"sentinel {where}: {_describe(error)}")
+                silent += 1
                 continue
             if not reply:
                 problems.append(f"sentinel {where} does not know {self.settings.master_name!r}")
@@ -311,4 +359,13 @@ class RedisHA:
             if index:
                 self._sentinels.insert(0, self._sentinels.pop(index))
             return address, client
-        raise MasterNotFound("; ".join(dict.fromkeys(problems)) or "no sentinels configured")
+        reasons = "; ".join(dict.fromkeys(problems)) or "no sentinels configured"
+        total = len(self._sentinels)
+        answered = total - silent
+        if answered <= total // 2:
+            raise NoFailoverPossible(
+                f"only {answered} of {total} sentinels answer, and a failover needs a majority "
+                f"of them ({reasons})",
+                retry_after=2,
+            )
+        raise MasterNotFound(reasons)

@@ -104,7 +104,7 @@ class MessageStore:
         async def llen(client: Redis) -> int:
             return int(await client.llen(self.unread_key))
 
-        return await self.redis.read(llen)
+        return await self.redis.read(llen, stale_ok=True)
 
     async def read_group(self, limit: int) -> MessageGroup:
         """The newest `limit` of each list (oldest first), with both totals, as one snapshot."""
@@ -117,7 +117,7 @@ class MessageStore:
             pipe.llen(self.read_key)
             return list(await pipe.execute())
 
-        unread, read, unread_total, read_total = await self.redis.read(snapshot)
+        unread, read, unread_total, read_total = await self.redis.read(snapshot, stale_ok=True)
         return MessageGroup(
             unread=[Message.from_json(m) for m in unread],
             read=[Message.from_json(m) for m in read],
