@@ -13,7 +13,8 @@ from sentinel_board.config import Address, Settings
 from sentinel_board.redis_ha import RedisHA
 from sentinel_board.store import MessageStore
 from sentinel_board.topology import Topology, TopologySpec, probe, process, render
-from tests.helpers import app_client, free_port, wait_until
+from sentinel_board.topology.ports import free_port
+from tests.helpers import app_client, wait_until
 
 TEST_DOWN_AFTER_MS = 1000
 

@@ -15,13 +15,6 @@ from sentinel_board.config import Settings
 from sentinel_board.web.app import create_app
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def free_port_base(count: int) -> int:
     """The first of `count` consecutive free ports, for commands that take a port base."""
     for _ in range(100):

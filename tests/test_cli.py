@@ -15,7 +15,8 @@ from click.testing import CliRunner, Result
 
 from sentinel_board.cli import main
 from sentinel_board.topology import process
-from tests.helpers import free_port, free_port_base
+from sentinel_board.topology.ports import free_port
+from tests.helpers import free_port_base
 
 CLI = [sys.executable, "-m", "sentinel_board"]
 

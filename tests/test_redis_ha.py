@@ -14,8 +14,9 @@ from sentinel_board.redis_ha import (
 )
 from sentinel_board.store import MessageStore
 from sentinel_board.topology import Topology, probe
+from sentinel_board.topology.ports import free_port
 from tests.fake_sentinel import fake_sentinel
-from tests.helpers import free_port, wait_until_async
+from tests.helpers import wait_until_async
 
 
 async def ping(client: Redis) -> bool:

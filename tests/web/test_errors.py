@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from sentinel_board.config import Settings
-from tests.helpers import app_client, free_port
+from sentinel_board.topology.ports import free_port
+from tests.helpers import app_client
 
 
 @pytest.fixture

@@ -1,0 +1,114 @@
+"""Concurrent HTTP clients of the board, keeping the record a drill judges."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+import httpx
+
+Kind = Literal["write", "read", "flush"]
+RETRY_PAUSE = 0.05
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float  # wall clock, to line up with Sentinel's events
+    kind: Kind
+    status: int  # 0: no answer
+    latency: float
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+@dataclass
+class Record:
+    samples: list[Sample] = field(default_factory=list)
+    attempted: set[str] = field(default_factory=set)
+    acked: dict[str, float] = field(default_factory=dict)  # message -> when acknowledged
+
+    def ack_times(self, since: float = 0.0, until: float = float("inf")) -> list[float]:
+        return sorted(t for t in self.acked.values() if since <= t <= until)
+
+    def longest_gap(self, times: list[float]) -> float:
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+    def ok_times(self, kind: Kind, since: float = 0.0) -> list[float]:
+        return sorted(s.at for s in self.samples if s.kind == kind and s.at >= since and s.ok)
+
+    def errors(self) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for sample in self.samples:
+            if not sample.ok:
+                counts[sample.status] = counts.get(sample.status, 0) + 1
+        return counts
+
+
+async def _request(
+    client: httpx.AsyncClient, record: Record, kind: Kind, method: str, url: str, **options: object
+) -> httpx.Response | None:
+    started = time.perf_counter()
+    try:
+        response = await client.request(method, url, **options)  # type: ignore[arg-type]
+    except httpx.TransportError:
+        response = None
+    status = response.status_code if response is not None else 0
+    record.samples.append(Sample(time.time(), kind, status, time.perf_counter() - started))
+    return response
+
+
+async def write(client: httpx.AsyncClient, record: Record, name: str, stop: asyncio.Event) -> None:
+    """Post unique messages; retry each with its key until acknowledged, as the API says."""
+    for n in itertools.count():
+        if stop.is_set():
+            return
+        text, key = f"{name}-{n}", str(uuid.uuid4())
+        record.attempted.add(text)
+        while not stop.is_set():
+            response = await _request(
+                client, record, "write", "POST", "/api/messages",
+                json={"message": text}, headers={"Idempotency-Key": key},
+            )  # fmt: skip
+            if response is not None and response.status_code == 201:
+                record.acked[text] = time.time()
+                break
+            if response is not None and response.status_code not in (502, 503, 504):
+                break  # not a failover: a retry would get the same answer
+            await asyncio.sleep(RETRY_PAUSE)
+
+
+async def read(client: httpx.AsyncClient, record: Record, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        await _request(client, record, "read", "GET", "/api/unread-list/size")
+        await asyncio.sleep(0.02)
+
+
+async def flush(client: httpx.AsyncClient, record: Record, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        await _request(client, record, "flush", "POST", "/api/messages/flush")
+        await asyncio.sleep(0.5)
+
+
+class Workload:
+    """Writers, readers and a flusher against one board, until stopped."""
+
+    def __init__(self, client: httpx.AsyncClient, writers: int = 4, readers: int = 2) -> None:
+        self.record = Record()
+        self._stop = asyncio.Event()
+        r = self.record
+        self._tasks = [
+            *(asyncio.create_task(write(client, r, f"w{i}", self._stop)) for i in range(writers)),
+            *(asyncio.create_task(read(client, r, self._stop)) for _ in range(readers)),
+            asyncio.create_task(flush(client, r, self._stop)),
+        ]
+
+    async def stop(self) -> Record:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+        return self.record
