@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -12,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from sentinel_board.events import sentinel_events
@@ -247,3 +250,85 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
         sys.exit(2)
 
     run(host, port, workers, log_level)
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1)
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(1, 100))
+@click.option("--down-after-ms", default=3000, show_default=True, type=click.IntRange(100))
+@click.option(
+    "--failover-deadline", default=10.0, show_default=True, type=click.FloatRange(0.5),
+    help="How long the board lets a request wait for a master (s).",
+)  # fmt: skip
+@click.option(
+    "--read-from", type=click.Choice(["master", "replica_preferred"]), default="master",
+    show_default=True, help="Where the board reads the count and the page.",
+)  # fmt: skip
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write timelines (PNG), index.html, survival.md and drills.json here.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every figure of every run here.",
+)
+@click.option("--keep", is_flag=True, help="Keep the topologies' run dirs (configs, logs).")
+@friendly_errors
+def drill(
+    scenarios: tuple[str, ...],
+    repeat: int,
+    down_after_ms: int,
+    failover_deadline: float,
+    read_from: str,
+    report_dir: Path | None,
+    json_path: Path | None,
+    keep: bool,
+) -> None:
+    """Break a fresh topology on purpose, under load, and judge what survived.
+
+    SCENARIOS: any of the names below; none means all of them.
+    """
+    from sentinel_board.drills import report
+    from sentinel_board.drills.runner import Options, run
+    from sentinel_board.drills.scenarios import SCENARIOS
+
+    unknown = [name for name in scenarios if name not in SCENARIOS]
+    if unknown:
+        raise TopologyError(
+            f"unknown scenario {', '.join(unknown)}", f"choose from: {', '.join(SCENARIOS)}"
+        )
+    chosen = [SCENARIOS[name] for name in scenarios or SCENARIOS]
+    options = Options(down_after_ms, failover_deadline, read_from)
+    work_dir = Path(tempfile.mkdtemp(prefix="sentinel-board-drill-"))
+    results = []
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task("drills", total=len(chosen) * repeat)
+            for scenario in chosen:
+                for repetition in range(1, repeat + 1):
+                    progress.update(task, description=f"{scenario.name} #{repetition}")
+                    result = asyncio.run(run(scenario, repetition, options, work_dir))
+                    results.append(result)
+                    verdict = "[green]pass[/green]" if result.passed else "[red]FAIL[/red]"
+                    progress.console.print(f"{scenario.name} #{repetition}: {verdict}")
+                    progress.advance(task)
+    finally:
+        if keep:
+            console.print(f"Run dirs kept in {work_dir}")
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    console.print(report.table(results))
+    if json_path:
+        report.write_json(results, json_path)
+        console.print(f"Figures: {json_path}")
+    if report_dir:
+        console.print(f"Report: {report.write_report(results, report_dir)}")
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        console.print(f"[red]{r.scenario} #{r.repetition}:[/red] " + "; ".join(r.failed))
+    if failed:
+        sys.exit(1)

@@ -1,0 +1,154 @@
+"""The drill's verdict: a terminal table, JSON, timeline pictures and a summary table."""
+
+from __future__ import annotations
+
+import html
+import json
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.table import Table
+
+from sentinel_board.drills.runner import Result
+from sentinel_board.drills.scenarios import SCENARIOS
+
+MARKED = ("+sdown", "+odown", "+elected-leader", "+switch-master", "+convert-to-slave")
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def table(results: Sequence[Result]) -> Table:
+    t = Table(title="Failover drills", title_justify="left")
+    for column in (
+        "scenario",
+        "#",
+        "acked",
+        "lost",
+        "dup",
+        "errors",
+        "write gap s",
+        "read gap s",
+        "fault→switch s",
+        "switch→ack s",
+        "same lists",
+        "verdict",
+    ):
+        t.add_column(column, justify="left" if column in ("scenario", "verdict") else "right")
+    for r in results:
+        errors = ", ".join(f"{code}: {n}" for code, n in r.errors.items()) or "-"
+        verdict = "[green]pass[/green]" if r.passed else "[red]" + "; ".join(r.failed) + "[/red]"
+        t.add_row(
+            r.scenario, str(r.repetition), str(r.acknowledged), str(r.lost), str(r.duplicates),
+            errors, _seconds(r.write_gap_s), _seconds(r.read_gap_s),
+            _seconds(r.fault_to_switch_s), _seconds(r.switch_to_first_ack_s),
+            "yes" if r.nodes_identical else "no", verdict,
+        )  # fmt: skip
+    return t
+
+
+def summary(results: Sequence[Result]) -> dict[str, dict[str, float | None]]:
+    """Per scenario: the p95 of switch→first ack and the worst write gap, over repetitions."""
+    out: dict[str, dict[str, float | None]] = {}
+    for name in dict.fromkeys(r.scenario for r in results):
+        runs = [r for r in results if r.scenario == name]
+        follow = sorted(
+            r.switch_to_first_ack_s for r in runs if r.switch_to_first_ack_s is not None
+        )
+        p95 = follow[min(len(follow) - 1, round(0.95 * (len(follow) - 1)))] if follow else None
+        out[name] = {
+            "runs": len(runs),
+            "passed": sum(r.passed for r in runs),
+            "switch_to_first_ack_p95_s": p95,
+            "write_gap_max_s": max(r.write_gap_s for r in runs),
+            "write_gap_median_s": statistics.median(r.write_gap_s for r in runs),
+            "read_gap_max_s": max(r.read_gap_s for r in runs),
+        }
+    return out
+
+
+def write_json(results: Sequence[Result], path: Path) -> None:
+    data = {
+        "summary": summary(results),
+        "runs": [{**r.figures(), "faults": r.faults, "events": r.events} for r in results],
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def survival_markdown(results: Sequence[Result]) -> str:
+    lines = [
+        "| scenario | faults | outcome | acknowledged lost | writes back after | why |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, figures in summary(results).items():
+        s = SCENARIOS[name]
+        runs = [r for r in results if r.scenario == name]
+        lost = sum(r.lost for r in runs)
+        verdict = "as expected" if figures["passed"] == figures["runs"] else "**NOT as expected**"
+        lines.append(
+            f"| `{name}` | {s.faults} | {s.outcome} ({verdict}, {figures['runs']} runs) "
+            f"| {lost} | {figures['write_gap_max_s']:.1f} s | {s.why} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def timeline_png(result: Result, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    start = min([result.started_at, *result.acks[:1]]) - 1
+    end = max([*result.acks[-1:], *result.error_times[-1:], result.started_at + 1]) + 0.5
+    bins = [start + i * 0.1 for i in range(int((end - start) / 0.1) + 2)]
+    edges = [b - result.started_at for b in bins]
+    acks = [t - result.started_at for t in result.acks]
+    errors = [t - result.started_at for t in result.error_times]
+
+    fig, ax = plt.subplots(figsize=(11, 3.6), dpi=100)
+    ax.hist(acks, bins=edges, color="#2e7d32", label="acknowledged writes / 100 ms")
+    ax.hist(errors, bins=edges, color="#c62828", alpha=0.7, label="failed requests / 100 ms")
+    top = ax.get_ylim()[1]
+    for at, text in result.faults:
+        ax.axvline(at - result.started_at, color="black", linestyle="--", linewidth=1)
+        ax.text(at - result.started_at, top * 0.97, " " + text, fontsize=7, va="top", rotation=90)
+    for at, kind, _ in result.events:
+        if kind in MARKED:
+            ax.axvline(at - result.started_at, color="#1565c0", linewidth=0.8, alpha=0.6)
+            ax.text(at - result.started_at, top * 0.03, " " + kind, fontsize=7, rotation=90,
+                    color="#1565c0")  # fmt: skip
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_xlabel("seconds from the first fault")
+    ax.set_title(f"{result.scenario} #{result.repetition} (down-after {result.down_after_ms} ms, "
+                 f"read from {result.read_from})", fontsize=10)  # fmt: skip
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_report(results: Sequence[Result], directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for r in results:
+        name = f"{r.scenario}-{r.repetition}.png"
+        timeline_png(r, directory / name)
+        verdict = "pass" if r.passed else "FAIL: " + "; ".join(r.failed)
+        figures.append(
+            f'<figure><img src="{name}" alt="timeline of {r.scenario}">'
+            f"<figcaption><b>{html.escape(r.scenario)}</b> #{r.repetition}: "
+            f"{html.escape(verdict)}. {html.escape(SCENARIOS[r.scenario].why)}"
+            "</figcaption></figure>"
+        )
+    (directory / "survival.md").write_text(survival_markdown(results))
+    write_json(results, directory / "drills.json")
+    index = directory / "index.html"
+    index.write_text(
+        "<!doctype html><meta charset=utf-8><title>sentinel-board drills</title>"
+        "<style>body{font:15px system-ui;margin:2rem;max-width:1150px}img{max-width:100%}"
+        "figure{margin:0 0 2rem}figcaption{color:#444}</style>"
+        "<h1>Failover drills</h1>" + "".join(figures)
+    )
+    return index

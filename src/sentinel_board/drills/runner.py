@@ -1,0 +1,218 @@
+"""One scenario, once: a fresh topology, the board, a workload, the faults, the verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sentinel_board.drills.drill import Drill, DrillTimeout
+from sentinel_board.drills.scenarios import Scenario
+from sentinel_board.drills.workload import Record, Workload
+from sentinel_board.events import sentinel_events
+from sentinel_board.topology import Topology, TopologySpec, probe
+from sentinel_board.topology.ports import free_port
+
+WARM_UP_ACKS = 20
+RESUME_WITHIN = 30.0
+
+
+@dataclass(frozen=True)
+class Options:
+    down_after_ms: int = 3000
+    failover_deadline: float = 10.0
+    read_from: str = "master"
+
+
+@dataclass
+class Result:
+    scenario: str
+    repetition: int
+    down_after_ms: int
+    read_from: str
+    attempted: int = 0
+    acknowledged: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    write_gap_s: float = 0.0
+    read_gap_s: float = 0.0
+    fault_to_switch_s: float | None = None
+    switch_to_first_ack_s: float | None = None
+    nodes_identical: bool = False
+    failed: list[str] = field(default_factory=list)
+    started_at: float = 0.0
+    faults: list[tuple[float, str]] = field(default_factory=list)
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+    acks: list[float] = field(default_factory=list)
+    error_times: list[float] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+    def figures(self) -> dict[str, Any]:
+        """Everything but the timeline, for tables and JSON."""
+        skip = {"faults", "events", "acks", "error_times"}
+        data = {k: v for k, v in self.__dict__.items() if k not in skip}
+        data["passed"] = self.passed
+        return data
+
+
+def _messages(raw: list[str]) -> list[str]:
+    return [json.loads(item)["message"] for item in raw]
+
+
+def _lists(topology: Topology, name: str) -> tuple[list[str], list[str]] | None:
+    port = topology.node(name).port
+    unread = probe.ask(topology.spec.host, port, "LRANGE", "UNREAD", 0, -1, timeout=5)
+    read = probe.ask(topology.spec.host, port, "LRANGE", "READ", 0, -1, timeout=5)
+    return None if unread is None or read is None else (unread, read)
+
+
+def _converged(topology: Topology) -> bool:
+    alive = [node.name for node in topology.data_nodes if topology.is_alive(node.name)]
+    views = [_lists(topology, name) for name in alive]
+    return None not in views and all(view == views[0] for view in views)
+
+
+async def _wait(predicate: Any, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(predicate):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def run(scenario: Scenario, repetition: int, options: Options, work_dir: Path) -> Result:
+    spec = TopologySpec(
+        run_dir=work_dir / f"{scenario.name}-{repetition}",
+        data_ports=(free_port(), free_port(), free_port()),
+        sentinel_ports=(free_port(), free_port(), free_port()),
+        app_port=free_port(),
+        down_after_ms=options.down_after_ms,
+        extra_env={
+            "SENTINEL_BOARD_READ_FROM": options.read_from,
+            "SENTINEL_BOARD_FAILOVER_DEADLINE": str(options.failover_deadline),
+        },
+    )
+    result = Result(scenario.name, repetition, options.down_after_ms, options.read_from)
+    topology = await asyncio.to_thread(Topology.up, spec)
+    drill = Drill(topology, options.down_after_ms / 1000, options.failover_deadline)
+    try:
+        await _exercise(scenario, drill, result)
+    finally:
+        await asyncio.to_thread(topology.down)
+    return result
+
+
+async def _exercise(scenario: Scenario, drill: Drill, result: Result) -> None:
+    topology = drill.topology
+
+    async def listen() -> None:
+        async for event in sentinel_events(topology.sentinel_addresses):
+            drill.events.append(event)
+
+    listener = asyncio.create_task(listen())
+    assert topology.spec.app_url is not None
+    async with httpx.AsyncClient(base_url=topology.spec.app_url, timeout=60) as client:
+        workload = Workload(client)
+        if not await _wait(lambda: len(workload.record.acked) >= WARM_UP_ACKS, 15):
+            result.failed.append("the board did not take writes before the fault")
+        result.started_at = time.time()
+        try:
+            await scenario.act(drill)
+        except DrillTimeout as error:
+            result.failed.append(str(error))
+        acted = time.time()
+
+        def resumed() -> bool:
+            return len(workload.record.ack_times(since=max(acted, time.time() - 1))) >= 5
+
+        if not await _wait(resumed, RESUME_WITHIN):
+            result.failed.append(f"writes did not resume within {RESUME_WITHIN:g} s")
+        record = await workload.stop()
+    listener.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await listener
+    result.nodes_identical = await _wait(lambda: _converged(topology), 20)
+    _judge(scenario, drill, record, result)
+
+
+def _true_master(topology: Topology) -> str | None:
+    """The one live data node whose ROLE says master (sentinels may still be catching up)."""
+    masters = [n.name for n in topology.data_nodes if topology.role(n) == "master"]
+    return masters[0] if len(masters) == 1 else None
+
+
+def _judge(scenario: Scenario, drill: Drill, record: Record, result: Result) -> None:
+    topology = drill.topology
+    master = _true_master(topology)
+    stored = _lists(topology, master) if master else None
+    messages = _messages(stored[0] + stored[1]) if stored else []
+    start = result.started_at
+
+    result.attempted = len(record.attempted)
+    result.acknowledged = len(record.acked)
+    result.lost = len(set(record.acked) - set(messages)) if stored else 0
+    result.duplicates = sum(n - 1 for n in Counter(messages).values() if n > 1)
+    result.errors = {str(k): v for k, v in sorted(record.errors().items())}
+    result.write_gap_s = record.longest_gap(record.ack_times(since=start - 1))
+    result.read_gap_s = record.longest_gap(record.ok_times("read", since=start - 1))
+    result.faults = drill.faults
+    result.events = [(e.received_at, e.type, e.payload) for e in drill.events]
+    result.acks = record.ack_times()
+    result.error_times = [s.at for s in record.samples if not s.ok]
+
+    switches = [e.received_at for e in drill.events if e.type == "+switch-master"]
+    master_fault = next((t for t, what in drill.faults if what.endswith("(master)")), start)
+    if switches:
+        result.fault_to_switch_s = switches[0] - master_fault
+        after = [t for t in result.acks if t >= switches[0]]
+        result.switch_to_first_ack_s = after[0] - switches[0] if after else None
+
+    failed = result.failed
+    if stored is None:
+        failed.append("no single master to read the lists from at the end")
+    if result.lost:
+        failed.append(f"{result.lost} acknowledged writes lost")
+    if result.duplicates:
+        failed.append(f"{result.duplicates} messages stored twice")
+    if not result.nodes_identical:
+        failed.append("the data nodes did not end with identical lists")
+    if scenario.failover and not switches:
+        failed.append("no failover (+switch-master) happened")
+    if not scenario.failover and switches:
+        failed.append("a failover happened that should not have")
+    if scenario.clean and result.errors:
+        failed.append(f"requests failed: {result.errors}")
+    if scenario.alone:
+        begin, end = drill.phases["alone"]
+        grace = 1.5  # writes a replica confirmed just before its death
+        acked_alone = [t for t in result.acks if begin + grace <= t <= end]
+        if acked_alone:
+            failed.append(f"{len(acked_alone)} writes acknowledged with one data node")
+        if not any(s.status == 503 and begin <= s.at <= end for s in record.samples):
+            failed.append("no 503 while one data node was left")
+        if not any(
+            s.ok and s.kind == "read" and begin + grace <= s.at <= end for s in record.samples
+        ):
+            failed.append("reads stopped while one data node was left")
+    if scenario.no_failover_phase:
+        begin, end = drill.phases["no-failover"]
+        if any(begin <= t <= end for t in switches):
+            failed.append("a failover happened without a majority of sentinels")
+        late = [s.latency for s in record.samples if s.status == 503 and begin <= s.at <= end]
+        if not late:
+            failed.append("no 503 while no failover was possible")
+        elif statistics.median(late) > 1.0:
+            failed.append(f"503s were slow (median {statistics.median(late):.2f} s), not fast")
