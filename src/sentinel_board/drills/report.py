@@ -21,7 +21,13 @@ def _seconds(value: float | None) -> str:
 
 
 def table(results: Sequence[Result]) -> Table:
-    t = Table(title="Failover drills", title_justify="left")
+    t = Table(
+        title="Failover drills",
+        title_justify="left",
+        caption="gaps and times in seconds: w/r gap = longest time without an acknowledged "
+        "write / a successful read; →switch = fault to +switch-master; →ack = +switch-master "
+        "to the first acknowledged write; same = all nodes end with identical lists",
+    )
     for column in (
         "scenario",
         "#",
@@ -39,7 +45,7 @@ def table(results: Sequence[Result]) -> Table:
         t.add_column(column, justify="left" if column in ("scenario", "verdict") else "right")
     for r in results:
         errors = ", ".join(f"{code}: {n}" for code, n in r.errors.items()) or "-"
-        verdict = "[green]pass[/green]" if r.passed else "[red]" + "; ".join(r.failed) + "[/red]"
+        verdict = "[green]pass[/green]" if r.passed else "[red]FAIL[/red]"
         t.add_row(
             r.scenario, str(r.repetition), str(r.acknowledged), str(r.lost), str(r.duplicates),
             errors, _seconds(r.write_gap_s), _seconds(r.read_gap_s),
@@ -107,23 +113,24 @@ def timeline_png(result: Result, path: Path) -> None:
     acks = [t - result.started_at for t in result.acks]
     errors = [t - result.started_at for t in result.error_times]
 
-    fig, ax = plt.subplots(figsize=(11, 3.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(13, 3.6), dpi=100)
     ax.hist(acks, bins=edges, color="#2e7d32", label="acknowledged writes / 100 ms")
     ax.hist(errors, bins=edges, color="#c62828", alpha=0.7, label="failed requests / 100 ms")
     top = ax.get_ylim()[1]
     for at, text in result.faults:
         ax.axvline(at - result.started_at, color="black", linestyle="--", linewidth=1)
         ax.text(at - result.started_at, top * 0.97, " " + text, fontsize=7, va="top", rotation=90)
-    for at, kind, _ in result.events:
-        if kind in MARKED:
-            ax.axvline(at - result.started_at, color="#1565c0", linewidth=0.8, alpha=0.6)
-            ax.text(at - result.started_at, top * 0.03, " " + kind, fontsize=7, rotation=90,
-                    color="#1565c0")  # fmt: skip
+    marked = [(at, kind) for at, kind, _ in result.events if kind in MARKED]
+    for n, (at, kind) in enumerate(marked):
+        x = at - result.started_at
+        ax.axvline(x, color="#1565c0", linewidth=0.8, alpha=0.6)
+        ax.text(x, top * (0.03 + 0.22 * (n % 3)), " " + kind, fontsize=7, rotation=90,
+                color="#1565c0")  # fmt: skip
     ax.set_xlim(edges[0], edges[-1])
     ax.set_xlabel("seconds from the first fault")
     ax.set_title(f"{result.scenario} #{result.repetition} (down-after {result.down_after_ms} ms, "
                  f"read from {result.read_from})", fontsize=10)  # fmt: skip
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

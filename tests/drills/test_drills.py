@@ -1,0 +1,78 @@
+"""A fast subset of the drills (down-after 1 s); the full set is `sentinel-board drill`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sentinel_board.cli import main
+from sentinel_board.drills import report
+from sentinel_board.drills.runner import Options, Result, run
+from sentinel_board.drills.scenarios import SCENARIOS
+
+pytestmark = pytest.mark.failover
+FAST = Options(down_after_ms=1000, failover_deadline=3)
+
+
+async def test_master_kill_loses_nothing_and_follows_at_once(tmp_path: Path) -> None:
+    result = await run(SCENARIOS["master-kill"], 1, FAST, tmp_path)
+    assert result.passed, result.failed
+    assert result.acknowledged > 20 and result.lost == 0 and result.duplicates == 0
+    assert result.fault_to_switch_s is not None and result.switch_to_first_ack_s is not None
+    assert result.write_gap_s < result.fault_to_switch_s + 1
+    assert result.nodes_identical
+
+
+async def test_replica_kill_fails_no_request(tmp_path: Path) -> None:
+    result = await run(SCENARIOS["replica-kill"], 1, FAST, tmp_path)
+    assert result.passed, result.failed
+    assert result.errors == {} and result.fault_to_switch_s is None
+
+
+async def test_sentinel_majority_fails_fast_then_recovers(tmp_path: Path) -> None:
+    result = await run(SCENARIOS["sentinel-majority"], 1, FAST, tmp_path)
+    assert result.passed, result.failed
+    assert result.errors.get("503", 0) > 0, "writes were refused while no failover was possible"
+    assert result.lost == 0
+
+
+def test_report_writes_pictures_an_index_a_summary_and_json(tmp_path: Path) -> None:
+    start = 1_800_000_000.0
+    result = Result(
+        "master-kill", 1, 1000, "master", attempted=30, acknowledged=30,
+        write_gap_s=2.1, fault_to_switch_s=2.0, switch_to_first_ack_s=0.01, nodes_identical=True,
+        started_at=start, faults=[(start, "SIGKILL redis-1 (master)")],
+        events=[(start + 1.1, "+sdown", "master mymaster 127.0.0.1 1"),
+                (start + 2.0, "+switch-master", "mymaster 127.0.0.1 1 127.0.0.1 2")],
+        acks=[start - 1 + i * 0.1 for i in range(10)] + [start + 2.05 + i * 0.1 for i in range(20)],
+        error_times=[],
+    )  # fmt: skip
+    index = report.write_report([result], tmp_path)
+    png = tmp_path / "master-kill-1.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert '<img src="master-kill-1.png"' in index.read_text()
+    summary = (tmp_path / "survival.md").read_text()
+    assert "| `master-kill` | SIGKILL the master |" in summary and "as expected" in summary
+    figures = json.loads((tmp_path / "drills.json").read_text())
+    assert figures["summary"]["master-kill"]["switch_to_first_ack_p95_s"] == 0.01
+    assert figures["runs"][0]["passed"] is True
+
+
+def test_an_unknown_scenario_is_refused_with_the_list() -> None:
+    result = CliRunner().invoke(main, ["drill", "master-explodes"])
+    assert result.exit_code == 1
+    assert "Error: unknown scenario master-explodes" in result.output
+    assert "master-kill" in result.output
+
+
+def test_drill_command_prints_a_table_and_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    args = ["drill", "replica-kill", "--down-after-ms", "1000", "--json", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "Failover drills" in result.output and "replica-kill" in result.output
+    [run_figures] = json.loads(out.read_text())["runs"]
+    assert run_figures["scenario"] == "replica-kill" and run_figures["lost"] == 0
