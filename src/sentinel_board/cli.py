@@ -22,7 +22,8 @@ from sentinel_board.topology import Topology, TopologyError, TopologySpec
 from sentinel_board.topology.status import collect
 
 F = TypeVar("F", bound=Callable[..., Any])
-console = Console(highlight=False)
+# A log or a pipe is not an 80-column terminal: give the tables room there.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 SIGNALS = ("KILL", "TERM", "STOP", "CONT")
 
 run_dir_option = click.option(
@@ -314,6 +315,8 @@ def drill(
                     result = asyncio.run(run(scenario, repetition, options, work_dir))
                     results.append(result)
                     verdict = "[green]pass[/green]" if result.passed else "[red]FAIL[/red]"
+                    if result.skipped:
+                        verdict = f"[yellow]{result.skipped}[/yellow]"
                     progress.console.print(f"{scenario.name} #{repetition}: {verdict}")
                     progress.advance(task)
     finally:

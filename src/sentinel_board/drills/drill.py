@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 
 from sentinel_board.events import SentinelEvent
-from sentinel_board.topology import Node, Topology
+from sentinel_board.topology import Node, Topology, netns, process
 
 
 class DrillTimeout(Exception):
@@ -23,6 +25,7 @@ class Drill:
     events: list[SentinelEvent] = field(default_factory=list)
     faults: list[tuple[float, str]] = field(default_factory=list)
     phases: dict[str, tuple[float, float]] = field(default_factory=dict)
+    isolated: list[dict[str, object]] = field(default_factory=list)  # the lone writer's record
 
     async def kill(
         self, role: str, *, index: int = 1, sig: signal.Signals = signal.SIGKILL
@@ -34,6 +37,28 @@ class Drill:
     async def start(self, node: Node) -> None:
         await asyncio.to_thread(self.topology.start, node.name)
         self.faults.append((time.time(), f"start {node.name}"))
+
+    async def cut(self, node: Node) -> None:
+        await asyncio.to_thread(netns.cut, node)
+        self.faults.append((time.time(), f"partition {node.name} (master)"))
+
+    async def heal(self, node: Node) -> None:
+        await asyncio.to_thread(netns.heal, node)
+        self.faults.append((time.time(), f"heal {node.name}"))
+
+    async def lone_writer(self, node: Node, seconds: float) -> None:
+        """Keep one client writing to `node` from inside its namespace, for `seconds`."""
+        out = node.dir / "lone-writer.jsonl"
+        argv = [sys.executable, "-m", "sentinel_board.drills.lone_writer"]
+        argv += [str(node.port), str(seconds), str(out)]
+        pid = process.spawn(
+            netns.wrap(node, argv),
+            workdir=node.dir,
+            pid_path=node.dir / "lone-writer.pid",
+            log_path=node.dir / "lone-writer.log",
+        )
+        await asyncio.to_thread(process.wait_gone, pid, seconds + 10)
+        self.isolated = [json.loads(line) for line in out.read_text().splitlines()]
 
     async def pause(self, seconds: float) -> None:
         """The scenario's own pacing between two faults (not a wait for a condition)."""

@@ -24,9 +24,9 @@ def table(results: Sequence[Result]) -> Table:
     t = Table(
         title="Failover drills",
         title_justify="left",
-        caption="gaps and times in seconds: w/r gap = longest time without an acknowledged "
-        "write / a successful read; →switch = fault to +switch-master; →ack = +switch-master "
-        "to the first acknowledged write; same = all nodes end with identical lists",
+        caption="write/read gap: the longest time without an acknowledged write / a successful "
+        "read; fault→switch: the master's fault to the first +switch-master; switch→ack: from "
+        "there to the board's first acknowledged write; same lists: every live node ends equal",
     )
     for column in (
         "scenario",
@@ -42,10 +42,13 @@ def table(results: Sequence[Result]) -> Table:
         "same lists",
         "verdict",
     ):
-        t.add_column(column, justify="left" if column in ("scenario", "verdict") else "right")
+        left = column in ("scenario", "verdict")
+        t.add_column(column, justify="left" if left else "right", no_wrap=not left)
     for r in results:
         errors = ", ".join(f"{code}: {n}" for code, n in r.errors.items()) or "-"
         verdict = "[green]pass[/green]" if r.passed else "[red]FAIL[/red]"
+        if r.skipped:
+            verdict = "[yellow]skip[/yellow]"
         t.add_row(
             r.scenario, str(r.repetition), str(r.acknowledged), str(r.lost), str(r.duplicates),
             errors, _seconds(r.write_gap_s), _seconds(r.read_gap_s),
@@ -93,6 +96,13 @@ def survival_markdown(results: Sequence[Result]) -> str:
         runs = [r for r in results if r.scenario == name]
         lost = sum(r.lost for r in runs)
         verdict = "as expected" if figures["passed"] == figures["runs"] else "**NOT as expected**"
+        if all(r.skipped for r in runs):
+            verdict = runs[0].skipped or "skipped"
+        isolated = [r for r in runs if r.isolated_accepted is not None]
+        if isolated:
+            took = sum(r.isolated_accepted or 0 for r in isolated)
+            confirmed = sum(r.isolated_acknowledged or 0 for r in isolated)
+            verdict += f"; the isolated master took {took} writes, {confirmed} acknowledged"
         lines.append(
             f"| `{name}` | {s.faults} | {s.outcome} ({verdict}, {figures['runs']} runs) "
             f"| {lost} | {figures['write_gap_max_s']:.1f} s | {s.why} |"
@@ -140,6 +150,8 @@ def write_report(results: Sequence[Result], directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     figures = []
     for r in results:
+        if r.skipped:
+            continue
         name = f"{r.scenario}-{r.repetition}.png"
         timeline_png(r, directory / name)
         verdict = "pass" if r.passed else "FAIL: " + "; ".join(r.failed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import statistics
 import time
 from collections import Counter
@@ -18,7 +19,7 @@ from sentinel_board.drills.drill import Drill, DrillTimeout
 from sentinel_board.drills.scenarios import Scenario
 from sentinel_board.drills.workload import Record, Workload
 from sentinel_board.events import sentinel_events
-from sentinel_board.topology import Topology, TopologySpec, probe
+from sentinel_board.topology import Topology, TopologySpec, netns, probe
 from sentinel_board.topology.ports import free_port
 
 WARM_UP_ACKS = 20
@@ -48,6 +49,9 @@ class Result:
     fault_to_switch_s: float | None = None
     switch_to_first_ack_s: float | None = None
     nodes_identical: bool = False
+    isolated_accepted: int | None = None  # partition: writes the cut-off master took
+    isolated_acknowledged: int | None = None  # ... and a replica confirmed (must be 0)
+    skipped: str | None = None
     failed: list[str] = field(default_factory=list)
     started_at: float = 0.0
     faults: list[tuple[float, str]] = field(default_factory=list)
@@ -72,9 +76,9 @@ def _messages(raw: list[str]) -> list[str]:
 
 
 def _lists(topology: Topology, name: str) -> tuple[list[str], list[str]] | None:
-    port = topology.node(name).port
-    unread = probe.ask(topology.spec.host, port, "LRANGE", "UNREAD", 0, -1, timeout=5)
-    read = probe.ask(topology.spec.host, port, "LRANGE", "READ", 0, -1, timeout=5)
+    node = topology.node(name)
+    unread = probe.ask(node.host, node.port, "LRANGE", "UNREAD", 0, -1, timeout=5)
+    read = probe.ask(node.host, node.port, "LRANGE", "READ", 0, -1, timeout=5)
     return None if unread is None or read is None else (unread, read)
 
 
@@ -93,7 +97,16 @@ async def _wait(predicate: Any, within: float) -> bool:
     return False
 
 
+def _free_subnet() -> int:
+    taken = {int(p.name[4:]) for p in Path("/sys/class/net").glob("sbbr*") if p.name[4:].isdigit()}
+    return random.choice([n for n in range(100, 250) if n not in taken])
+
+
 async def run(scenario: Scenario, repetition: int, options: Options, work_dir: Path) -> Result:
+    result = Result(scenario.name, repetition, options.down_after_ms, options.read_from)
+    if scenario.partition and (why := netns.available()) is not None:
+        result.skipped = f"skipped: {why} (run the drill as root)"
+        return result
     spec = TopologySpec(
         run_dir=work_dir / f"{scenario.name}-{repetition}",
         data_ports=(free_port(), free_port(), free_port()),
@@ -104,8 +117,8 @@ async def run(scenario: Scenario, repetition: int, options: Options, work_dir: P
             "SENTINEL_BOARD_READ_FROM": options.read_from,
             "SENTINEL_BOARD_FAILOVER_DEADLINE": str(options.failover_deadline),
         },
+        netns_subnet=_free_subnet() if scenario.partition else None,
     )
-    result = Result(scenario.name, repetition, options.down_after_ms, options.read_from)
     topology = await asyncio.to_thread(Topology.up, spec)
     drill = Drill(topology, options.down_after_ms / 1000, options.failover_deadline)
     try:
@@ -207,6 +220,8 @@ def _judge(scenario: Scenario, drill: Drill, record: Record, result: Result) -> 
             s.ok and s.kind == "read" and begin + grace <= s.at <= end for s in record.samples
         ):
             failed.append("reads stopped while one data node was left")
+    if scenario.partition:
+        _judge_partition(drill, set(messages), result)
     if scenario.no_failover_phase:
         begin, end = drill.phases["no-failover"]
         if any(begin <= t <= end for t in switches):
@@ -216,3 +231,19 @@ def _judge(scenario: Scenario, drill: Drill, record: Record, result: Result) -> 
             failed.append("no 503 while no failover was possible")
         elif statistics.median(late) > 1.0:
             failed.append(f"503s were slow (median {statistics.median(late):.2f} s), not fast")
+
+
+def _judge_partition(drill: Drill, stored: set[str], result: Result) -> None:
+    cut = next(t for t, what in drill.faults if what.startswith("partition"))
+    after_cut = [w for w in drill.isolated if float(str(w["at"])) > cut]
+    result.isolated_accepted = sum(bool(w["accepted"]) for w in after_cut)
+    result.isolated_acknowledged = sum(bool(w["acked"]) for w in after_cut)
+    if not after_cut:
+        result.failed.append("the lone client wrote nothing to the isolated master")
+    if result.isolated_acknowledged:
+        result.failed.append(
+            f"the isolated master had {result.isolated_acknowledged} writes confirmed"
+        )
+    # Before the cut the lone client was an ordinary one: what it had confirmed must stay.
+    if missing := {str(w["message"]) for w in drill.isolated if w["acked"]} - stored:
+        result.failed.append(f"{len(missing)} writes the lone client had confirmed were lost")

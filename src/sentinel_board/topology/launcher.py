@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from sentinel_board.topology import probe, process, render
+from sentinel_board.topology import netns, probe, process, render
 from sentinel_board.topology.layout import Node, TopologyError, TopologySpec
 
 READY_TIMEOUT = 20.0
@@ -55,7 +55,7 @@ class Topology:
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:
-        return [(self.spec.host, node.port) for node in self.sentinel_nodes]
+        return [(node.host, node.port) for node in self.sentinel_nodes]
 
     def node(self, name_or_port: str) -> Node:
         for node in self.nodes:
@@ -94,7 +94,7 @@ class Topology:
                     "`sentinel-board down --purge` deletes it; or choose another --run-dir",
                 )
         for node in topology.nodes:
-            if _port_taken(spec.host, node.port):
+            if node.netns is None and _port_taken(spec.host, node.port):
                 option = {"redis": "--port-base", "sentinel": "--sentinel-port-base"}
                 raise TopologyError(
                     f"port {node.port} (for {node.name}) is already in use",
@@ -103,6 +103,8 @@ class Topology:
         spec.run_dir.mkdir(parents=True, exist_ok=True)
         spec.save()
         try:
+            if spec.netns_subnet is not None:
+                netns.create(spec.netns_subnet, [*topology.data_nodes, *topology.sentinel_nodes])
             topology._start_data_nodes(binary, resume)
             topology._start_sentinels(binary, resume)
             if topology.app is not None:
@@ -126,7 +128,7 @@ class Topology:
             elif node is not master:
                 # A master that died before the failover comes back holding stale data:
                 # it must not be taken for the master while the sentinels start.
-                argv += ["--replicaof", self.spec.host, str(master.port)]
+                argv += ["--replicaof", master.host, str(master.port)]
             self._spawn(node, argv)
         for node in self.data_nodes:
             wait_for(f"{node.name} on port {node.port}", lambda n=node: self._answers(n))  # type: ignore[misc]
@@ -134,7 +136,7 @@ class Topology:
             wait_for(
                 f"{node.name} replicating from {master.name}",
                 lambda n=node: (
-                    probe.info(self.spec.host, n.port, "replication").get(  # type: ignore[misc]
+                    probe.info(n.host, n.port, "replication").get(  # type: ignore[misc]
                         "master_link_status"
                     )
                     == "up"
@@ -184,14 +186,18 @@ class Topology:
 
     def _spawn(self, node: Node, argv: list[str], env: dict[str, str] | None = None) -> int:
         return process.spawn(
-            argv, workdir=node.dir, pid_path=node.pid_path, log_path=node.log_path, env=env
+            netns.wrap(node, argv),
+            workdir=node.dir,
+            pid_path=node.pid_path,
+            log_path=node.log_path,
+            env=env,
         )
 
     def _answers(self, node: Node) -> bool:
         if self.pid(node) is None:
             tail = node.log_path.read_text(errors="replace").splitlines()[-5:]
             raise TopologyError(f"{node.name} exited. Its log ends:\n" + "\n".join(tail))
-        return probe.ask(self.spec.host, node.port, "PING") is True
+        return probe.ask(node.host, node.port, "PING") is True
 
     def _app_answers(self) -> bool:
         assert self.app is not None
@@ -210,7 +216,7 @@ class Topology:
         answers = set()
         for node in self.sentinel_nodes:
             master = probe.fields(
-                probe.ask(self.spec.host, node.port, "SENTINEL", "MASTER", self.spec.master_name)
+                probe.ask(node.host, node.port, "SENTINEL", "MASTER", self.spec.master_name)
             )
             if (
                 int(master.get("num-other-sentinels", -1)) != len(self.sentinel_nodes) - 1
@@ -227,7 +233,7 @@ class Topology:
         votes: Counter[int] = Counter()
         for node in self.sentinel_nodes:
             reply = probe.ask(
-                self.spec.host,
+                node.host,
                 node.port,
                 "SENTINEL",
                 "GET-MASTER-ADDR-BY-NAME",
@@ -238,13 +244,13 @@ class Topology:
         if votes:
             return self.node(str(votes.most_common(1)[0][0])).name
         for node in self.data_nodes:
-            role = probe.ask(self.spec.host, node.port, "ROLE")
+            role = probe.ask(node.host, node.port, "ROLE")
             if role and role[0] == "master":
                 return node.name
         return None
 
     def role(self, node: Node) -> str | None:
-        reply = probe.ask(self.spec.host, node.port, "ROLE")
+        reply = probe.ask(node.host, node.port, "ROLE")
         return None if not reply else {"slave": "replica"}.get(reply[0], reply[0])
 
     def sentinels_see_down(self, name: str) -> bool:
@@ -253,7 +259,7 @@ class Topology:
         for sentinel in self.sentinel_nodes:
             for args in (("REPLICAS",), ("MASTER",)):
                 reply = probe.ask(
-                    self.spec.host, sentinel.port, "SENTINEL", *args, self.spec.master_name
+                    sentinel.host, sentinel.port, "SENTINEL", *args, self.spec.master_name
                 )
                 entries = reply if args == ("REPLICAS",) else [reply]
                 for entry in entries or []:
@@ -299,6 +305,8 @@ class Topology:
                 process.stop(pid)
                 stopped.append(node)
             node.pid_path.unlink(missing_ok=True)
+        if self.spec.netns_subnet is not None:
+            netns.destroy(self.spec.netns_subnet, [*self.data_nodes, *self.sentinel_nodes])
         if purge and self.spec.run_dir.exists():
             shutil.rmtree(self.spec.run_dir)
         return stopped

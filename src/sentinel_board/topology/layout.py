@@ -22,6 +22,8 @@ class Node:
     kind: Kind
     port: int
     run_dir: Path
+    host: str = "127.0.0.1"
+    netns: str | None = None  # the network namespace it runs in, if any
 
     @property
     def dir(self) -> Path:
@@ -56,6 +58,9 @@ class TopologySpec:
     redis_server: str = "redis-server"
     workers: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Set: every Redis node runs in a network namespace of its own on 10.77.<subnet>.0/24,
+    # so that a drill can cut one off (see topology/netns.py). Needs root.
+    netns_subnet: int | None = None
 
     @classmethod
     def from_bases(
@@ -87,21 +92,27 @@ class TopologySpec:
         """Whether `other` can restart from this one's configs and data (the app may differ)."""
         keep = [
             *("host", "data_ports", "sentinel_ports", "quorum"),
-            *("down_after_ms", "failover_timeout_ms", "master_name"),
+            *("down_after_ms", "failover_timeout_ms", "master_name", "netns_subnet"),
         ]
         return all(getattr(self, name) == getattr(other, name) for name in keep)
+
+    def _node(self, name: str, kind: Kind, port: int, index: int) -> Node:
+        if self.netns_subnet is None:
+            return Node(name, kind, port, self.run_dir, self.host)
+        host = f"10.77.{self.netns_subnet}.{index}"
+        return Node(name, kind, port, self.run_dir, host, f"sb{self.netns_subnet}-{name}")
 
     @property
     def data_nodes(self) -> list[Node]:
         return [
-            Node(f"redis-{i}", "redis", port, self.run_dir)
+            self._node(f"redis-{i}", "redis", port, 10 + i)
             for i, port in enumerate(self.data_ports, 1)
         ]
 
     @property
     def sentinel_nodes(self) -> list[Node]:
         return [
-            Node(f"sentinel-{i}", "sentinel", port, self.run_dir)
+            self._node(f"sentinel-{i}", "sentinel", port, 20 + i)
             for i, port in enumerate(self.sentinel_ports, 1)
         ]
 

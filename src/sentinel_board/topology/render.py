@@ -5,11 +5,17 @@ from sentinel_board.topology.layout import Node, TopologySpec
 HEADER = "# Rendered by sentinel-board for {name}. Sentinel rewrites it after a failover.\n"
 
 
+def _bind(node: Node) -> list[str]:
+    if node.netns is None:
+        return [f"bind {node.host}", "protected-mode yes"]
+    # A namespace of our own on a private test network; loopback is for a client inside it.
+    return [f"bind {node.host} 127.0.0.1", "protected-mode no"]
+
+
 def redis_conf(spec: TopologySpec, node: Node, master: Node | None) -> str:
     lines = [
-        f"bind {spec.host}",
+        *_bind(node),
         f"port {node.port}",
-        "protected-mode yes",
         "daemonize no",
         f'dir "{node.dir}"',
         "appendonly yes",
@@ -22,18 +28,18 @@ def redis_conf(spec: TopologySpec, node: Node, master: Node | None) -> str:
         "repl-diskless-sync-delay 0",
     ]
     if master is not None:
-        lines.append(f"replicaof {spec.host} {master.port}")
+        lines.append(f"replicaof {master.host} {master.port}")
     return HEADER.format(name=node.name) + "\n".join(lines) + "\n"
 
 
 def sentinel_conf(spec: TopologySpec, node: Node, master: Node) -> str:
     name = spec.master_name
     lines = [
-        f"bind {spec.host}",
+        *_bind(node),
         f"port {node.port}",
         "daemonize no",
         f'dir "{node.dir}"',
-        f"sentinel monitor {name} {spec.host} {master.port} {spec.quorum}",
+        f"sentinel monitor {name} {master.host} {master.port} {spec.quorum}",
         f"sentinel down-after-milliseconds {name} {spec.down_after_ms}",
         f"sentinel failover-timeout {name} {spec.failover_timeout_ms}",
         f"sentinel parallel-syncs {name} 1",

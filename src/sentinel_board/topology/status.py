@@ -9,11 +9,11 @@ if TYPE_CHECKING:
     from sentinel_board.topology.launcher import Topology
 
 
-def _replica_links(host: str, master: Node | None) -> dict[int, dict[str, Any]]:
+def _replica_links(master: Node | None) -> dict[int, dict[str, Any]]:
     """The master's own view of its replicas: port -> state, offset, lag."""
     if master is None:
         return {}
-    replication = probe.info(host, master.port, "replication")
+    replication = probe.info(master.host, master.port, "replication")
     links = {}
     for key, value in replication.items():
         if key.startswith("slave") and isinstance(value, dict):
@@ -23,16 +23,15 @@ def _replica_links(host: str, master: Node | None) -> dict[int, dict[str, Any]]:
 
 def collect(topology: Topology) -> dict[str, Any]:
     spec = topology.spec
-    host = spec.host
     master_name = topology.master_name()
     master = topology.node(master_name) if master_name else None
-    links = _replica_links(host, master)
+    links = _replica_links(master)
 
     def entry(node: Node, role: str) -> dict[str, Any]:
         pid = topology.pid(node)
         return {
             "name": node.name,
-            "host": host,
+            "host": node.host,
             "port": node.port,
             "pid": pid,
             "role": role,
@@ -45,7 +44,7 @@ def collect(topology: Topology) -> dict[str, Any]:
             continue
         item = entry(node, "replica")
         link = links.get(node.port, {})
-        replication = probe.info(host, node.port, "replication") if item["alive"] else {}
+        replication = probe.info(node.host, node.port, "replication") if item["alive"] else {}
         item.update(
             reports_role=topology.role(node) if item["alive"] else None,
             link=replication.get("master_link_status", "down"),
@@ -58,10 +57,12 @@ def collect(topology: Topology) -> dict[str, Any]:
     quorum_ok = False
     for node in topology.sentinel_nodes:
         item = entry(node, "sentinel")
-        named = probe.ask(host, node.port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", spec.master_name)
+        named = probe.ask(
+            node.host, node.port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", spec.master_name
+        )
         item["names_master"] = f"{named[0]}:{named[1]}" if named else None
         if not quorum_ok and item["alive"]:
-            reply = probe.ask(host, node.port, "SENTINEL", "CKQUORUM", spec.master_name)
+            reply = probe.ask(node.host, node.port, "SENTINEL", "CKQUORUM", spec.master_name)
             quorum_ok = isinstance(reply, str) and reply.startswith("OK")
         sentinels.append(item)
 
