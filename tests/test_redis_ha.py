@@ -209,3 +209,21 @@ async def test_replica_preferred_reads_come_from_a_replica(settings: Settings) -
         assert await master_only.read(where, stale_ok=True) == "master"
     finally:
         await master_only.aclose()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "NOREPLICAS Not enough good replicas to write.",
+        "WAIT cannot be used with replica instances.",
+        "UNBLOCKED force unblock from blocking operation, "
+        "instance state changed (master -> replica?)",
+    ],
+)
+def test_what_a_failing_over_master_answers_is_retried(reply: str) -> None:
+    from redis.exceptions import ResponseError
+
+    from sentinel_board.redis_ha import _transient
+
+    assert _transient(ResponseError(reply))
+    assert not _transient(ResponseError("WRONGTYPE Operation against a key holding the wrong kind"))

@@ -80,9 +80,10 @@ def _transient(error: Exception) -> bool:
         return True
     if isinstance(error, ReadOnlyError | BusyLoadingError | MasterDownError):
         return True
-    # NOREPLICAS: a new master before its replicas re-attach; WAIT on a replica: a demoted master.
+    # NOREPLICAS: a new master before its replicas re-attach. A demoted master refuses WAIT,
+    # and a WAIT blocked on it when it was demoted ends with UNBLOCKED.
     return isinstance(error, ResponseError) and str(error).startswith(
-        ("NOREPLICAS", "WAIT cannot be used with replica")
+        ("NOREPLICAS", "WAIT cannot be used with replica", "UNBLOCKED")
     )
 
 
@@ -277,7 +278,8 @@ class RedisHA:
                     "check SENTINEL_BOARD_REDIS_PASSWORD and SENTINEL_BOARD_SENTINEL_PASSWORD"
                 ) from None
             except (TimeoutError, RedisError, OSError) as error:
-                if not _transient(error):
+                # Whatever a master we have since left answered, the new one may not.
+                if not _transient(error) and self._generation == generation:
                     raise
                 last_error = _describe(error)
             if loop.time() + delay > deadline:

@@ -76,3 +76,12 @@ def test_drill_command_prints_a_table_and_writes_json(tmp_path: Path) -> None:
     assert "Failover drills" in result.output and "replica-kill" in result.output
     [run_figures] = json.loads(out.read_text())["runs"]
     assert run_figures["scenario"] == "replica-kill" and run_figures["lost"] == 0
+
+
+async def test_partition_acknowledges_nothing_on_the_isolated_side(tmp_path: Path) -> None:
+    result = await run(SCENARIOS["partition"], 1, FAST, tmp_path)
+    if result.skipped:
+        pytest.skip(result.skipped)
+    assert result.passed, result.failed
+    assert result.isolated_accepted is not None and result.isolated_acknowledged == 0
+    assert result.lost == 0 and result.nodes_identical

@@ -137,7 +137,14 @@ def stop(pid: int, timeout: float = 5.0) -> None:
 
 
 def signal_node(pid: int, sig: signal.Signals, timeout: float = 10.0) -> None:
-    """Send `sig`; for KILL and TERM return once the process is gone."""
+    """Send `sig` and return once it took effect: gone, stopped or running again."""
     os.kill(pid, sig)
-    if sig in (signal.SIGKILL, signal.SIGTERM) and not wait_gone(pid, timeout):
-        raise TopologyError(f"process {pid} still runs {timeout:g} s after {sig.name}")
+    if sig in (signal.SIGKILL, signal.SIGTERM):
+        done = wait_gone(pid, timeout)
+    else:
+        deadline = time.monotonic() + timeout
+        while is_stopped(pid) != (sig == signal.SIGSTOP) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        done = is_stopped(pid) == (sig == signal.SIGSTOP)
+    if not done:
+        raise TopologyError(f"process {pid} did not act on {sig.name} within {timeout:g} s")
