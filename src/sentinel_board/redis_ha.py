@@ -156,9 +156,12 @@ class RedisHA:
         async for event in events:
             if event.type != "+switch-master":
                 continue
-            switch = parse_switch_master(event.payload)
-            if switch.master_name == self.settings.master_name:
-                await self._adopt(switch.new, f"+switch-master from sentinel {event.sentinel}")
+            try:
+                switch = parse_switch_master(event.payload)
+                if switch.master_name == self.settings.master_name:
+                    await self._adopt(switch.new, f"+switch-master from sentinel {event.sentinel}")
+            except Exception:  # the requests' own discovery still follows; keep listening
+                logger.exception("could not follow %s %s", event.type, event.payload)
 
     async def _adopt(self, address: Address, reason: str) -> None:
         async with self._lock:
