@@ -60,7 +60,9 @@ def test_up_detach_status_kill_start_down(run_dir: Path) -> None:
 
     killed = invoke("kill", "replica", "--run-dir", str(run_dir))
     assert killed.exit_code == 0
-    assert "Sent SIGKILL to redis-2 (the replica" in killed.output
+    assert f"Sent SIGKILL to redis-2 (the replica, port {report['replicas'][0]['port']}, pid " in (
+        killed.output
+    )
     assert "down" in invoke("status", "--run-dir", str(run_dir)).output
     started = invoke("start", "redis-2", "--run-dir", str(run_dir))
     assert started.exit_code == 0 and "Started redis-2" in started.output
@@ -69,6 +71,9 @@ def test_up_detach_status_kill_start_down(run_dir: Path) -> None:
     assert down.output.startswith("Stopped ")
     assert not any(process.is_alive(pid) for pid in pids_of(run_dir) + pids)
     assert invoke("down", "--run-dir", str(run_dir)).output.strip() == "Nothing was running."
+    assert invoke("down", "--purge", "--run-dir", str(run_dir)).exit_code == 0
+    again = invoke("down", "--run-dir", str(run_dir))
+    assert again.exit_code == 0 and again.output.startswith("Nothing was running: no topology")
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from sentinel_board.events import sentinel_events
-from sentinel_board.topology import Topology, TopologyError, TopologySpec
+from sentinel_board.topology import Topology, TopologyError, TopologySpec, process
 from sentinel_board.topology.status import collect
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -108,22 +108,26 @@ def up(
     except KeyboardInterrupt:
         console.print("Interrupted: stopped what had started.")
         sys.exit(130)
-    print_status(collect(topology))
-    if spec.app_url:
-        console.print(f"\nThe board: [bold]{spec.app_url}[/bold]")
-    if detach:
-        console.print(f"Stop it with: sentinel-board down --run-dir {run_dir}")
-        return
-    console.print("Sentinel events follow. Ctrl-C stops everything.\n")
+    # From here on, a Ctrl-C (or SIGTERM) at any moment stops everything: none is left behind.
+    detached = False
     try:
+        print_status(collect(topology))
+        if spec.app_url:
+            console.print(f"\nThe board: [bold]{spec.app_url}[/bold]")
+        if detach:
+            console.print(f"Stop it with: sentinel-board down --run-dir {run_dir}")
+            detached = True
+            return
+        console.print("Sentinel events follow. Ctrl-C stops everything.\n")
         asyncio.run(_follow_until_signalled(topology))
     except KeyboardInterrupt:
         pass  # Ctrl-C before the event loop took over the signals
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
-        with console.status("Stopping..."):
-            stopped = topology.down()
-        console.print(f"Stopped {len(stopped)} processes.")
+        if not detached:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut it short
+            with console.status("Stopping..."):
+                stopped = topology.down()
+            console.print(f"Stopped {len(stopped)} processes.")
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -153,6 +157,9 @@ async def _print_events(topology: Topology) -> None:
 @friendly_errors
 def down(run_dir: Path, purge: bool) -> None:
     """Stop what `up --detach` started, by its pid files."""
+    if not (run_dir / "topology.json").exists():
+        console.print(f"Nothing was running: no topology in {run_dir.absolute()}.")
+        return
     topology = Topology.open(run_dir)
     stopped = topology.down(purge=purge)
     if stopped:
@@ -203,6 +210,8 @@ def print_status(report: dict[str, Any]) -> None:
     console.print(table)
     if report["master"] is None:
         console.print("[red]No master:[/red] no sentinel answers and no node says it is master.")
+    elif report["master_source"] == "role":
+        console.print("[yellow]No sentinel answers:[/yellow] the master by its own ROLE.")
     quorum = "[green]reachable[/green]" if report["quorum_ok"] else "[red]NOT reachable[/red]"
     console.print(f"Quorum: {quorum}")
 
@@ -216,7 +225,8 @@ def print_status(report: dict[str, Any]) -> None:
 def kill(role: str, index: int, sig: str, run_dir: Path) -> None:
     """Send a signal to whichever node has ROLE now."""
     node = Topology.open(run_dir).kill(role, index, signal.Signals[f"SIG{sig}"])
-    console.print(f"Sent SIG{sig} to {node.name} (the {role}, port {node.port}).")
+    pid = process.read_pid(node.pid_path)  # the pid file outlives the process until `down`
+    console.print(f"Sent SIG{sig} to {node.name} (the {role}, port {node.port}, pid {pid}).")
 
 
 @main.command()

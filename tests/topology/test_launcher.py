@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import redis
 
 from sentinel_board.topology import Topology, TopologyError, TopologySpec, probe, process
+from sentinel_board.topology.ports import free_port
 from sentinel_board.topology.status import collect
 from tests.conftest import local_spec
 from tests.helpers import wait_until
@@ -36,13 +39,20 @@ def test_up_renders_every_config_and_is_ready(topology: Topology) -> None:
         assert f"sentinel down-after-milliseconds mymaster {spec.down_after_ms}" in text
     assert topology.sentinels_agree()
     assert topology.master_name() == "redis-1"
-    assert (spec.run_dir / "topology.json").exists()
+    manifest = json.loads((spec.run_dir / "topology.json").read_text())
+    assert manifest["app_url"] is None
+    assert [(n["name"], n["port"]) for n in manifest["nodes"]] == [
+        (node.name, node.port) for node in topology.nodes
+    ]
+    assert manifest["nodes"][0]["pid_file"] == str(master.pid_path)
+    assert TopologySpec.load(spec.run_dir) == spec
 
 
 def test_status_reports_the_topology_as_the_sentinels_see_it(topology: Topology) -> None:
     report = collect(topology)
     assert report["quorum_ok"] is True
     assert report["app"] is None
+    assert report["master_source"] == "sentinels"
     master = report["master"]
     assert {k: master[k] for k in ("name", "host", "role", "alive")} == {
         "name": "redis-1",
@@ -93,6 +103,13 @@ def test_kill_and_start_a_replica_and_a_sentinel(make_topology: Callable[..., To
     sentinel = topology.kill("sentinel")
     assert sentinel.name == "sentinel-1" and not topology.is_alive("sentinel-1")
     assert collect(topology)["quorum_ok"] is True, "two of three sentinels still authorize"
+
+    topology.kill("sentinel")
+    topology.kill("sentinel")
+    report = collect(topology)
+    assert report["quorum_ok"] is False
+    assert (report["master"]["name"], report["master_source"]) == ("redis-1", "role")
+    assert [s["alive"] for s in report["sentinels"]] == [False, False, False]
 
     topology.start("redis-3")
     topology.start(str(sentinel.port))
@@ -153,7 +170,7 @@ def test_up_again_after_a_failover_keeps_the_promoted_master_and_every_message(
 
 
 def test_up_refuses_a_run_dir_of_another_shape(tmp_path: Path) -> None:
-    Topology.up(local_spec(tmp_path)).down()
+    local_spec(tmp_path).save()
     with pytest.raises(TopologyError, match="holds the data of a topology with other ports"):
         Topology.up(local_spec(tmp_path))
 
@@ -170,6 +187,24 @@ def test_down_stops_everything_by_pid_and_keeps_data_unless_purged(tmp_path: Pat
     assert topology.down() == [], "a second down finds nothing to stop"
     topology.down(purge=True)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_failed_up_stops_what_it_started_and_can_be_retried(tmp_path: Path) -> None:
+    spec = local_spec(
+        tmp_path, app_port=free_port(), extra_env={"SENTINEL_BOARD_SENTINELS": "nonsense"}
+    )
+    with pytest.raises(TopologyError, match="the app exited") as caught:
+        Topology.up(spec)
+    assert "SENTINEL_BOARD_SENTINELS" in str(caught.value), "the app's log tail is shown"
+    pids = [process.read_pid(node.pid_path) for node in Topology(spec).nodes]
+    assert pids == [None] * 7, "every pid file is gone with its process"
+    assert not Topology(spec).running()
+
+    again = Topology.up(replace(spec, app_port=None, extra_env={}))
+    try:
+        assert again.master_name() == "redis-1"
+    finally:
+        again.down()
 
 
 def test_refuses_a_run_dir_with_a_live_topology(topology: Topology) -> None:

@@ -103,8 +103,10 @@ def survival_markdown(results: Sequence[Result]) -> str:
             took = sum(r.isolated_accepted or 0 for r in isolated)
             confirmed = sum(r.isolated_acknowledged or 0 for r in isolated)
             verdict += f"; the isolated master took {took} writes, {confirmed} acknowledged"
+        count = len(runs)
+        runs_text = f"{count} run" if count == 1 else f"{count} runs"
         lines.append(
-            f"| `{name}` | {s.faults} | {s.outcome} ({verdict}, {figures['runs']} runs) "
+            f"| `{name}` | {s.faults} | {s.outcome} ({verdict}, {runs_text}) "
             f"| {lost} | {figures['write_gap_max_s']:.1f} s | {s.why} |"
         )
     return "\n".join(lines) + "\n"

@@ -105,8 +105,8 @@ class Topology:
         try:
             if spec.netns_subnet is not None:
                 netns.create(spec.netns_subnet, [*topology.data_nodes, *topology.sentinel_nodes])
-            topology._start_data_nodes(binary, resume)
-            topology._start_sentinels(binary, resume)
+            master = topology._start_data_nodes(binary, resume)
+            topology._start_sentinels(binary, resume, master)
             if topology.app is not None:
                 topology._start_app()
         except BaseException:
@@ -114,14 +114,14 @@ class Topology:
             raise
         return topology
 
-    def _start_data_nodes(self, binary: str, resume: bool) -> None:
+    def _start_data_nodes(self, binary: str, resume: bool) -> Node:
         """A fresh start makes redis-1 master; a restart keeps the master Sentinel last chose."""
         master = self._recorded_master() if resume else self.data_nodes[0]
         replicas = [node for node in self.data_nodes if node is not master]
         for node in self.data_nodes:
             node.dir.mkdir(exist_ok=True)
             argv = [binary, str(node.config_path)]
-            if not resume:
+            if not resume or not node.config_path.exists():
                 node.config_path.write_text(
                     render.redis_conf(self.spec, node, None if node is master else master)
                 )
@@ -142,6 +142,7 @@ class Topology:
                     == "up"
                 ),
             )
+        return master
 
     def _recorded_master(self) -> Node:
         """The master the sentinels' own (rewritten) configs name, by majority."""
@@ -156,11 +157,10 @@ class Topology:
             return self.data_nodes[0]
         return self.node(votes.most_common(1)[0][0])
 
-    def _start_sentinels(self, binary: str, resume: bool) -> None:
-        master = self.data_nodes[0]
+    def _start_sentinels(self, binary: str, resume: bool, master: Node) -> None:
         for node in self.sentinel_nodes:
             node.dir.mkdir(exist_ok=True)
-            if not resume:
+            if not resume or not node.config_path.exists():
                 node.config_path.write_text(render.sentinel_conf(self.spec, node, master))
             self._spawn(node, [binary, str(node.config_path), "--sentinel"])
         wait_for("the sentinels agreeing on the master", self.sentinels_agree)
@@ -230,6 +230,9 @@ class Topology:
 
     def master_name(self) -> str | None:
         """The node most sentinels name; with none answering, the one whose ROLE says so."""
+        return self.master_by_sentinels() or self.master_by_role()
+
+    def master_by_sentinels(self) -> str | None:
         votes: Counter[int] = Counter()
         for node in self.sentinel_nodes:
             reply = probe.ask(
@@ -241,8 +244,9 @@ class Topology:
             )
             if reply:
                 votes[int(reply[1])] += 1
-        if votes:
-            return self.node(str(votes.most_common(1)[0][0])).name
+        return self.node(str(votes.most_common(1)[0][0])).name if votes else None
+
+    def master_by_role(self) -> str | None:
         for node in self.data_nodes:
             role = probe.ask(node.host, node.port, "ROLE")
             if role and role[0] == "master":

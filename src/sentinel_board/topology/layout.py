@@ -132,6 +132,20 @@ class TopologySpec:
         data = asdict(self)
         data["run_dir"] = str(self.run_dir)
         data.pop("extra_env")  # may hold settings a user would not want on disk
+        # For people and other tools; `load` derives these again from the settings above.
+        data["app_url"] = self.app_url
+        data["nodes"] = [
+            {
+                "name": node.name,
+                "kind": node.kind,
+                "host": node.host,
+                "port": node.port,
+                "config": str(node.config_path) if node.kind != "app" else None,
+                "pid_file": str(node.pid_path),
+                "log": str(node.log_path),
+            }
+            for node in [*self.data_nodes, *self.sentinel_nodes, *filter(None, [self.app_node])]
+        ]
         self.manifest_path.write_text(json.dumps(data, indent=2) + "\n")
 
     @classmethod
@@ -144,6 +158,8 @@ class TopologySpec:
                 f"no topology in {Path(run_dir).absolute()}",
                 "start one with `sentinel-board up`, or pass the --run-dir it used",
             ) from None
+        for derived in ("app_url", "nodes"):
+            data.pop(derived, None)
         data["data_ports"] = tuple(data["data_ports"])
         data["sentinel_ports"] = tuple(data["sentinel_ports"])
         return replace(cls(), **data)

@@ -23,7 +23,10 @@ def _replica_links(master: Node | None) -> dict[int, dict[str, Any]]:
 
 def collect(topology: Topology) -> dict[str, Any]:
     spec = topology.spec
-    master_name = topology.master_name()
+    # With no sentinel answering, the node that says it is master (it may be a stale one).
+    master_name, source = topology.master_by_sentinels(), "sentinels"
+    if master_name is None:
+        master_name, source = topology.master_by_role(), "role"
     master = topology.node(master_name) if master_name else None
     links = _replica_links(master)
 
@@ -75,6 +78,7 @@ def collect(topology: Topology) -> dict[str, Any]:
         "master_name": spec.master_name,
         "run_dir": str(spec.run_dir),
         "master": entry(master, "master") if master else None,
+        "master_source": source if master else None,
         "replicas": replicas,
         "sentinels": sentinels,
         "app": app,
