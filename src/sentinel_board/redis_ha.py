@@ -190,19 +190,28 @@ class RedisHA:
     async def read(self, op: Callable[[Redis], Awaitable[T]], *, stale_ok: bool = False) -> T:
         """On the master; with read_from=replica_preferred and `stale_ok`, on a replica first."""
         if stale_ok and self.settings.read_from == "replica_preferred":
-            replica = await self._current_replica()
-            if replica is not None:
+            failed: set[Address] = set()
+            # A replica being re-pointed by Sentinel drops its clients: try another one.
+            for _ in range(2):
+                replica = await self._current_replica(avoid=failed, now=bool(failed))
+                if replica is None:
+                    break
                 try:
                     return await op(replica)
                 except (TimeoutError, RedisError, OSError) as error:
-                    logger.info("replica read failed (%s); reading the master", _describe(error))
-                    self._replica, stale = None, replica
-                    await stale.aclose()
+                    logger.info("replica read failed (%s)", _describe(error))
+                    kwargs = replica.connection_pool.connection_kwargs
+                    failed.add((kwargs["host"], kwargs["port"]))
+                    self._replica = None
+                    await replica.aclose()
         return await self._with_failover(op)
 
-    async def _current_replica(self) -> Redis | None:
-        """A replica the sentinels call healthy; asked for at most twice a second."""
-        if self._replica is not None or time.monotonic() - self._replica_asked_at < 0.5:
+    async def _current_replica(
+        self, avoid: set[Address] | None = None, now: bool = False
+    ) -> Redis | None:
+        """A replica the sentinels see up; asked for at most twice a second."""
+        recently = time.monotonic() - self._replica_asked_at < 0.5
+        if self._replica is not None or (recently and not now):
             return self._replica
         self._replica_asked_at = time.monotonic()
         for _, sentinel in self._sentinels:
@@ -212,9 +221,14 @@ class RedisHA:
                 )
             except (TimeoutError, RedisError, OSError):
                 continue
-            for entry in map(_text_fields, replicas or []):
-                if entry.get("flags") == "slave" and entry.get("master-link-status") == "ok":
-                    self._replica = self._client((entry["ip"], int(entry["port"])))
+            # Up replicas, those in sync first. While the master is down every replica's link
+            # is down too, yet it still answers, stale by the failover's length at most.
+            entries = [e for e in map(_text_fields, replicas or []) if e.get("flags") == "slave"]
+            entries.sort(key=lambda e: e.get("master-link-status") != "ok")
+            for entry in entries:
+                address = (entry["ip"], int(entry["port"]))
+                if address not in (avoid or set()):
+                    self._replica = self._client(address)
                     return self._replica
             return None
         return None
