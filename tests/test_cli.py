@@ -5,7 +5,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sentinel_board.cli import main
-from sentinel_board.topology import process
+from sentinel_board.topology import Topology, probe, process
 from sentinel_board.topology.ports import free_port
-from tests.helpers import free_port_base
+from tests.helpers import free_port_base, wait_until
 
 CLI = [sys.executable, "-m", "sentinel_board"]
 
@@ -146,3 +146,34 @@ def test_up_in_the_foreground_stops_everything_on_ctrl_c(run_dir: Path) -> None:
     assert foreground.returncode == 0
     assert "Stopped 6 processes." in rest
     assert not any(process.is_alive(pid) for pid in pids)
+
+
+def test_watch_prints_each_sentinel_event_as_a_json_line(
+    make_topology: Callable[..., Topology],
+) -> None:
+    topology = make_topology()
+    watcher = subprocess.Popen(
+        [*CLI, "watch", "--json", "--run-dir", str(topology.spec.run_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+
+        def subscribed() -> bool:
+            return all(
+                "psub=1" in str(probe.ask(host, port, "CLIENT", "LIST"))
+                for host, port in topology.sentinel_addresses
+            )
+
+        wait_until(subscribed, timeout=10)
+        replica = topology.kill("replica")
+        assert watcher.stdout is not None
+        seen: list[dict[str, Any]] = []
+        while not any(e["type"] == "+sdown" for e in seen):  # the pytest timeout bounds it
+            seen.append(json.loads(watcher.stdout.readline()))
+        sdown = next(e for e in seen if e["type"] == "+sdown")
+        assert sdown["payload"].startswith(f"slave 127.0.0.1:{replica.port} ")
+        assert set(sdown) == {"type", "payload", "received_at", "sentinel"}
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.communicate(timeout=10)
+    assert watcher.returncode == 0

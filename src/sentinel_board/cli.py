@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shutil
 import signal
@@ -119,7 +120,7 @@ def up(
             detached = True
             return
         console.print("Sentinel events follow. Ctrl-C stops everything.\n")
-        asyncio.run(_follow_until_signalled(topology))
+        asyncio.run(_follow_until_signalled(topology.sentinel_addresses, as_json=False))
     except KeyboardInterrupt:
         pass  # Ctrl-C before the event loop took over the signals
     finally:
@@ -134,21 +135,46 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-async def _follow_until_signalled(topology: Topology) -> None:
+async def _follow_until_signalled(sentinels: list[tuple[str, int]], as_json: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    printer = asyncio.create_task(_print_events(topology))
+    printer = asyncio.create_task(_print_events(sentinels, as_json))
     await stop.wait()
     printer.cancel()
     await asyncio.gather(printer, return_exceptions=True)
 
 
-async def _print_events(topology: Topology) -> None:
-    async for event in sentinel_events(topology.sentinel_addresses):
+async def _print_events(sentinels: list[tuple[str, int]], as_json: bool) -> None:
+    async for event in sentinel_events(sentinels):
+        if as_json:
+            click.echo(json.dumps(dataclasses.asdict(event)), nl=True)
+            sys.stdout.flush()
+            continue
         when = datetime.fromtimestamp(event.received_at).strftime("%H:%M:%S.%f")[:-3]
         console.print(f"[dim]{when}[/dim] [bold]{event.type}[/bold] {event.payload}")
+
+
+@main.command()
+@run_dir_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event and line.")
+@friendly_errors
+def watch(run_dir: Path, as_json: bool) -> None:
+    """Print Sentinel's events as they happen, reported once though every sentinel sends them.
+
+    The sentinels of the topology in --run-dir, or else those of SENTINEL_BOARD_SENTINELS.
+    """
+    from sentinel_board.config import Settings
+
+    if (run_dir / "topology.json").exists():
+        sentinels = Topology.open(run_dir).sentinel_addresses
+    else:
+        sentinels = Settings().sentinels
+    if not as_json:
+        listed = ", ".join(f"{h}:{p}" for h, p in sentinels)
+        console.print(f"Listening to {listed}. Ctrl-C stops.")
+    asyncio.run(_follow_until_signalled(sentinels, as_json))
 
 
 @main.command()

@@ -102,6 +102,10 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _address_text(reply: Any) -> str | None:
+    return f"{_text(reply[0])}:{_text(reply[1])}" if reply else None
+
+
 def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
@@ -233,7 +237,14 @@ class RedisHA:
             return None
         return None
 
-    async def write(self, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+    async def write(
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        *,
+        deadline: float | None = None,
+    ) -> Any:
         """Run a Lua script on the master, then WAIT for replicas, in one round trip."""
         s = self.settings
 
@@ -251,7 +262,7 @@ class RedisHA:
                 )
             return result
 
-        return await self._with_failover(attempt)
+        return await self._with_failover(attempt, deadline)
 
     async def _eval_then_wait(
         self,
@@ -272,9 +283,12 @@ class RedisHA:
         replies = await pipe.execute(raise_on_error=False)
         return replies[0], replies[1] if acks else 0
 
-    async def _with_failover(self, op: Callable[[Redis], Awaitable[T]]) -> T:
+    async def _with_failover(
+        self, op: Callable[[Redis], Awaitable[T]], within: float | None = None
+    ) -> T:
+        within = within or self.settings.failover_deadline
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.failover_deadline
+        deadline = loop.time() + within
         delay = 0.02
         last_error: str | None = None
         while True:
@@ -302,9 +316,8 @@ class RedisHA:
             if loop.time() + delay > deadline:
                 self.stats.unavailable += 1
                 raise Unavailable(
-                    f"no master served the request within {self.settings.failover_deadline:g} s "
-                    f"(last error: {last_error})",
-                    retry_after=max(1, round(self.settings.failover_deadline / 5)),
+                    f"no master served the request within {within:g} s (last error: {last_error})",
+                    retry_after=max(1, round(within / 5)),
                 )
             self.stats.retries += 1
             # A +switch-master wakes every waiting request at once.
@@ -388,3 +401,42 @@ class RedisHA:
                 retry_after=2,
             )
         raise MasterNotFound(reasons)
+
+    async def sentinel_view(self) -> dict[str, Any]:
+        """Monitoring: what every sentinel says now, and the first one's picture in full."""
+        name = self.settings.master_name
+        clients = dict(self._sentinels)
+        sentinels: list[dict[str, Any]] = []
+        picture: dict[str, Any] | None = None
+        for address in self.settings.sentinels:
+            client = clients[address]
+            entry: dict[str, Any] = {"address": format_address(address), "reachable": False}
+            try:
+                named = await command(client, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
+                entry.update(reachable=True, names_master=_address_text(named))
+                if picture is None:
+                    picture = await self._picture(client)
+            except (TimeoutError, RedisError, OSError) as error:
+                entry["error"] = _describe(error)
+            sentinels.append(entry)
+        return {"sentinels": sentinels, **(picture or {"master": None, "replicas": []})}
+
+    async def _picture(self, sentinel: Redis) -> dict[str, Any]:
+        name = self.settings.master_name
+        master = _text_fields(await command(sentinel, "SENTINEL", "MASTER", name))
+        replicas = [_text_fields(r) for r in await command(sentinel, "SENTINEL", "REPLICAS", name)]
+        try:
+            quorum = _text(await command(sentinel, "SENTINEL", "CKQUORUM", name))
+        except ResponseError as error:  # NOQUORUM comes as an error reply
+            quorum = str(error)
+        keep = ("ip", "port", "flags", "num-slaves", "num-other-sentinels", "quorum")
+        return {
+            "master": {k: master.get(k) for k in keep},
+            "replicas": [
+                {k: r.get(k) for k in ("ip", "port", "flags", "master-link-status")}
+                | {"offset": r.get("slave-repl-offset")}
+                for r in replicas
+            ],
+            "quorum": quorum,
+            "quorum_ok": quorum.startswith("OK"),
+        }

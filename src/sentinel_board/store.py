@@ -34,6 +34,12 @@ redis.call('RPUSH', KEYS[2], unpack(items))
 return {#items, redis.call('LLEN', KEYS[1])}
 """)
 
+# KEYS: the probe key. ARGV: a value. What a readiness check writes (and WAITs for).
+PROBE = Script("""
+redis.call('SET', KEYS[1], ARGV[1], 'EX', 60)
+return 1
+""")
+
 FLUSH_BATCH_SIZE = 1000
 
 
@@ -83,6 +89,7 @@ class MessageStore:
         self.read_key = f"{key_prefix}READ"
         self.dedup_prefix = f"{key_prefix}dedup:"
         self.dedup_ttl = dedup_ttl
+        self.probe_key = f"{key_prefix}readyz"
 
     async def push(self, text: str, *, idempotency_key: str | None = None) -> Pushed:
         """Append to UNREAD; the same key (by default the new message's id) is stored once."""
@@ -99,6 +106,12 @@ class MessageStore:
         )
         count, _, stored = raw.partition(b"\n")
         return Pushed(Message.from_json(stored), int(count), bool(replayed))
+
+    async def check_writable(self, within: float) -> None:
+        """A write to the master that a replica confirms, or Unavailable saying why."""
+        await self.redis.write(
+            PROBE, [self.probe_key], [datetime.now(UTC).isoformat()], deadline=within
+        )
 
     async def unread_size(self) -> int:
         async def llen(client: Redis) -> int:

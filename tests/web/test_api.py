@@ -123,6 +123,9 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
         "/api/messages",
         "/api/unread-list/size",
         "/api/messages/flush",
+        "/api/status",
+        "/healthz",
+        "/readyz",
     }
     assert "Idempotency-Key" in str(schema["paths"]["/api/messages"]["post"]["parameters"])
     assert (await client.get("/docs")).status_code == 200

@@ -12,7 +12,7 @@ from sentinel_board import __version__
 from sentinel_board.config import Settings
 from sentinel_board.redis_ha import RedisHA, Unavailable
 from sentinel_board.store import MessageStore
-from sentinel_board.web import api, routes
+from sentinel_board.web import api, ops, routes
 from sentinel_board.web.errors import install_error_handlers
 from sentinel_board.web.limits import BodySizeLimit
 
@@ -53,4 +53,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(routes.router)
     app.include_router(api.router)
+    app.include_router(ops.router)
     return app

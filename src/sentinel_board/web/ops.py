@@ -1,0 +1,51 @@
+"""Monitoring for the people and tools that run the board: health, readiness, status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from sentinel_board.config import format_address
+from sentinel_board.redis_ha import RedisHA, Unavailable
+from sentinel_board.web.deps import Store
+
+router = APIRouter(tags=["operations"])
+READY_WITHIN = 2.0  # seconds: a probe answers well before a load balancer gives up
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive (it asks nothing of Redis)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "No writable master; the reason."}})
+async def readyz(request: Request, store: Store) -> JSONResponse:
+    """The master is reachable and takes a write that a replica confirms."""
+    redis: RedisHA = request.app.state.redis
+    try:
+        await store.check_writable(READY_WITHIN)
+    except Unavailable as error:
+        return JSONResponse({"status": "unavailable", "reason": error.reason}, 503)
+    master = redis.master_address
+    return JSONResponse({"status": "ready", "master": format_address(master) if master else None})
+
+
+@router.get("/api/status")
+async def status(request: Request) -> dict[str, Any]:
+    """The topology as the sentinels see it now, and the board's own view."""
+    redis: RedisHA = request.app.state.redis
+    master = redis.master_address
+    return {
+        "master_name": redis.settings.master_name,
+        "app": {
+            "master": format_address(master) if master else None,
+            "read_from": redis.settings.read_from,
+            "retries": redis.stats.retries,
+            "failovers_followed": redis.stats.failovers_followed,
+            "unavailable": redis.stats.unavailable,
+        },
+        **await redis.sentinel_view(),
+    }

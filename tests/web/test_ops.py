@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import httpx
+
+from sentinel_board.config import Settings
+from sentinel_board.topology import Topology
+from sentinel_board.topology.ports import free_port
+from tests.helpers import app_client
+
+
+async def test_healthz_asks_nothing_of_redis() -> None:
+    settings = Settings(sentinels=[("127.0.0.1", free_port())], failover_deadline=0.2)
+    async with app_client(settings) as client:
+        response = await client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_readyz_writes_to_the_master(client: httpx.AsyncClient, topology: Topology) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    master = topology.node(topology.master_name() or "")
+    assert response.json() == {"status": "ready", "master": f"127.0.0.1:{master.port}"}
+
+
+async def test_readyz_is_503_with_the_reason_when_no_master(settings: Settings) -> None:
+    nowhere = settings.model_copy(update={"sentinels": [("127.0.0.1", free_port())]})
+    async with app_client(nowhere) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["reason"].startswith("only 0 of 1 sentinels answer")
+
+
+async def test_readyz_is_503_when_no_replica_confirms(settings: Settings) -> None:
+    greedy = settings.model_copy(update={"min_replica_acks": 3, "ack_timeout_ms": 50})
+    async with app_client(greedy) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert "of 3 replicas confirmed it" in response.json()["reason"]
+
+
+async def test_status_shows_the_sentinels_view_and_the_apps(
+    client: httpx.AsyncClient, topology: Topology
+) -> None:
+    await client.post("/api/messages", json={"message": "so the app has found its master"})
+    body = (await client.get("/api/status")).json()
+    master = topology.node(topology.master_name() or "")
+    assert body["master_name"] == "mymaster"
+    assert body["app"]["master"] == f"127.0.0.1:{master.port}"
+    assert body["master"]["port"] == str(master.port)
+    assert body["master"]["num-other-sentinels"] == "2"
+    assert sorted(int(r["port"]) for r in body["replicas"]) == sorted(
+        n.port for n in topology.data_nodes if n != master
+    )
+    assert all(r["master-link-status"] == "ok" for r in body["replicas"])
+    assert body["quorum_ok"] is True
+    assert [s["reachable"] for s in body["sentinels"]] == [True, True, True]
+    assert {s["names_master"] for s in body["sentinels"]} == {f"127.0.0.1:{master.port}"}
+
+
+async def test_status_with_a_dead_sentinel_says_so(settings: Settings) -> None:
+    dead = ("127.0.0.1", free_port())
+    with_dead = settings.model_copy(update={"sentinels": [dead, *settings.sentinels]})
+    async with app_client(with_dead) as client:
+        body = (await client.get("/api/status")).json()
+    first = body["sentinels"][0]
+    assert first["reachable"] is False and "ConnectionError" in first["error"]
+    assert body["quorum_ok"] is True
