@@ -128,6 +128,7 @@ class RedisHA:
         self._watcher: asyncio.Task[None] | None = None
         self._replica: Redis | None = None
         self._replica_asked_at = 0.0
+        self.on_command: Callable[[float], None] | None = None  # seconds one attempt took
 
     @property
     def master_address(self) -> Address | None:
@@ -297,7 +298,11 @@ class RedisHA:
                 if self._master is None or last_error is not None:
                     await self._rediscover(generation, last_error or "first use")
                 assert self._master is not None
-                return await op(self._master)
+                started = time.perf_counter()
+                result = await op(self._master)
+                if self.on_command is not None:
+                    self.on_command(time.perf_counter() - started)
+                return result
             except Unavailable as error:
                 if not isinstance(error, NotReplicated | MasterNotFound):
                     raise

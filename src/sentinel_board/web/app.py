@@ -15,6 +15,7 @@ from sentinel_board.store import MessageStore
 from sentinel_board.web import api, ops, routes
 from sentinel_board.web.errors import install_error_handlers
 from sentinel_board.web.limits import BodySizeLimit
+from sentinel_board.web.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 
 logger = logging.getLogger("sentinel_board.web")
 HERE = Path(__file__).parent
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = RedisHA(settings)
         redis.follow_switch_master()
+        metrics.watch(redis)
         app.state.redis = redis
         app.state.store = MessageStore(
             redis, key_prefix=settings.key_prefix, dedup_ttl=settings.dedup_ttl_seconds
@@ -48,8 +50,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    metrics = app.state.metrics = Metrics()
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(routes.router)
     app.include_router(api.router)
