@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -26,7 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sentinel_board.config import Address, Settings, format_address
-from sentinel_board.events import parse_switch_master, sentinel_events
+from sentinel_board.events import SentinelEvent, parse_switch_master, sentinel_events
 
 T = TypeVar("T")
 logger = logging.getLogger("sentinel_board.redis_ha")
@@ -129,6 +130,8 @@ class RedisHA:
         self._replica: Redis | None = None
         self._replica_asked_at = 0.0
         self.on_command: Callable[[float], None] | None = None  # seconds one attempt took
+        self.recent_events: collections.deque[SentinelEvent] = collections.deque(maxlen=100)
+        self._subscribers: set[asyncio.Queue[SentinelEvent]] = set()
 
     @property
     def master_address(self) -> Address | None:
@@ -159,6 +162,10 @@ class RedisHA:
             self.settings.sentinels, password=password.get_secret_value() if password else None
         )
         async for event in events:
+            self.recent_events.append(event)
+            for queue in self._subscribers:
+                if queue.qsize() < 1000:  # a reader that does not read loses events, not memory
+                    queue.put_nowait(event)
             if event.type != "+switch-master":
                 continue
             try:
@@ -167,6 +174,16 @@ class RedisHA:
                     await self._adopt(switch.new, f"+switch-master from sentinel {event.sentinel}")
             except Exception:  # the requests' own discovery still follows; keep listening
                 logger.exception("could not follow %s %s", event.type, event.payload)
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[asyncio.Queue[SentinelEvent]]:
+        """Notification: Sentinel's events as the board hears them, each once."""
+        queue: asyncio.Queue[SentinelEvent] = asyncio.Queue()
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
 
     async def _adopt(self, address: Address, reason: str) -> None:
         async with self._lock:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from sentinel_board.config import format_address
 from sentinel_board.redis_ha import RedisHA, Unavailable
@@ -31,6 +35,32 @@ async def readyz(request: Request, store: Store) -> JSONResponse:
         return JSONResponse({"status": "unavailable", "reason": error.reason}, 503)
     master = redis.master_address
     return JSONResponse({"status": "ready", "master": format_address(master) if master else None})
+
+
+KEEPALIVE = 15.0  # seconds: a comment line keeps proxies from closing a quiet stream
+
+
+@router.get("/api/events", response_class=StreamingResponse)
+async def events(request: Request) -> StreamingResponse:
+    """Server-Sent Events: one per Sentinel event (+sdown, +odown, +switch-master, ...),
+    reported once though every sentinel publishes it."""
+    redis: RedisHA = request.app.state.redis
+
+    async def stream() -> AsyncIterator[str]:
+        with redis.subscribe() as queue:
+            yield ": listening to the sentinels\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), KEEPALIVE)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                data = json.dumps(dataclasses.asdict(event))
+                yield f"event: {event.type}\ndata: {data}\n\n"
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
 
 
 @router.get("/api/status")
