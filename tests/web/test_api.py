@@ -124,6 +124,7 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
         "/api/unread-list/size",
         "/api/messages/flush",
         "/api/status",
+        "/api/events",
         "/healthz",
         "/readyz",
     }
