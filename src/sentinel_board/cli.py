@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from sentinel_board.config import Settings
 from sentinel_board.events import sentinel_events
 from sentinel_board.topology import Topology, TopologyError, TopologySpec, process
 from sentinel_board.topology.status import collect
@@ -165,12 +166,10 @@ def watch(run_dir: Path, as_json: bool) -> None:
 
     The sentinels of the topology in --run-dir, or else those of SENTINEL_BOARD_SENTINELS.
     """
-    from sentinel_board.config import Settings
-
     if (run_dir / "topology.json").exists():
         sentinels = Topology.open(run_dir).sentinel_addresses
     else:
-        sentinels = Settings().sentinels
+        sentinels = _settings_or_exit().sentinels
     if not as_json:
         listed = ", ".join(f"{h}:{p}" for h, p in sentinels)
         console.print(f"Listening to {listed}. Ctrl-C stops.")
@@ -272,21 +271,24 @@ def start(node: str, run_dir: Path) -> None:
 @click.option("--log-level", default="info", show_default=True)
 def serve(host: str, port: int, workers: int, log_level: str) -> None:
     """The web app alone, configured by SENTINEL_BOARD_* environment variables."""
-    from pydantic import ValidationError
-
-    from sentinel_board.config import Settings
     from sentinel_board.web.server import serve as run
 
+    _settings_or_exit()
+    run(host, port, workers, log_level)
+
+
+def _settings_or_exit() -> Settings:
+    """The settings from the environment, or each bad variable named and exit 2."""
+    from pydantic import ValidationError
+
     try:
-        Settings()
+        return Settings()
     except ValidationError as error:
         for problem in error.errors():
             name = "SENTINEL_BOARD_" + "_".join(map(str, problem["loc"])).upper()
             console.print(f"[red]Error:[/red] {name}: {problem['msg']}")
         console.print("[dim]Hint:[/dim] see the Settings table in the README")
         sys.exit(2)
-
-    run(host, port, workers, log_level)
 
 
 @main.command()
