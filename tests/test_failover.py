@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -72,9 +73,10 @@ async def assert_exactly_once_everywhere(
 
 
 async def test_kill_master_while_posting_loses_nothing_and_recovers_quickly(
-    board: tuple[Topology, httpx.AsyncClient],
+    board: tuple[Topology, httpx.AsyncClient], caplog: pytest.LogCaptureFixture
 ) -> None:
     topology, client = board
+    caplog.set_level(logging.INFO, logger="sentinel_board")
     old_master = topology.master_name()
 
     def new_master() -> bool:
@@ -87,6 +89,10 @@ async def test_kill_master_while_posting_loses_nothing_and_recovers_quickly(
     await assert_exactly_once_everywhere(client, topology, record)
     promoted = topology.node(topology.master_name() or "")
     assert "replicaof" not in promoted.config_path.read_text(), "Sentinel rewrote its config"
+    followed = [r for r in caplog.records if hasattr(r, "failover")]
+    assert [r.failover["new"] for r in followed] == [f"127.0.0.1:{promoted.port}"]
+    logged = {r.sentinel_event["type"] for r in caplog.records if hasattr(r, "sentinel_event")}
+    assert {"+sdown", "+odown", "+switch-master"} <= logged
 
 
 async def test_kill_replica_interrupts_nothing(board: tuple[Topology, httpx.AsyncClient]) -> None:

@@ -73,6 +73,13 @@ def main() -> None:
 @click.option("--failover-timeout-ms", default=10000, show_default=True, type=click.IntRange(1000))
 @click.option("--redis-server", default="redis-server", show_default=True, help="The binary.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="The app's log (app/log in the run dir).",
+)
 @friendly_errors
 def up(
     run_dir: Path,
@@ -88,6 +95,7 @@ def up(
     failover_timeout_ms: int,
     redis_server: str,
     workers: int,
+    log_format: str,
 ) -> None:
     """Start a master, replicas, sentinels and the board on 127.0.0.1."""
     spec = TopologySpec.from_bases(
@@ -102,6 +110,7 @@ def up(
         failover_timeout_ms=failover_timeout_ms,
         redis_server=redis_server,
         workers=workers,
+        log_format=log_format,
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)  # stopped like Ctrl-C: by pid, cleanly
     try:
@@ -269,12 +278,16 @@ def start(node: str, run_dir: Path) -> None:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--log-level", default="info", show_default=True)
-def serve(host: str, port: int, workers: int, log_level: str) -> None:
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="json: one object per line, Sentinel's events and failovers with their fields.",
+)  # fmt: skip
+def serve(host: str, port: int, workers: int, log_level: str, log_format: str) -> None:
     """The web app alone, configured by SENTINEL_BOARD_* environment variables."""
     from sentinel_board.web.server import serve as run
 
     _settings_or_exit()
-    run(host, port, workers, log_level)
+    run(host, port, workers, log_level, "json" if log_format == "json" else "text")
 
 
 def _settings_or_exit() -> Settings:

@@ -162,6 +162,11 @@ class RedisHA:
             self.settings.sentinels, password=password.get_secret_value() if password else None
         )
         async for event in events:
+            logger.info(
+                "sentinel %s %s", event.type, event.payload,
+                extra={"sentinel_event": {"type": event.type, "payload": event.payload,
+                                          "sentinel": event.sentinel}},
+            )  # fmt: skip
             self.recent_events.append(event)
             for queue in self._subscribers:
                 if queue.qsize() < 1000:  # a reader that does not read loses events, not memory
@@ -370,11 +375,13 @@ class RedisHA:
             logger.info("master of %r is %s", self.settings.master_name, format_address(address))
             return
         self.stats.failovers_followed += 1
+        old_text = format_address(old_address) if old_address else "?"
         logger.warning(
             "following failover: master %s -> %s (%s)",
-            format_address(old_address) if old_address else "?",
+            old_text,
             format_address(address),
             reason,
+            extra={"failover": {"old": old_text, "new": format_address(address), "why": reason}},
         )
         await old.aclose()
 

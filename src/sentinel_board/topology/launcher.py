@@ -170,6 +170,7 @@ class Topology:
         self.app.dir.mkdir(exist_ok=True)
         argv = [sys.executable, "-m", "sentinel_board", "serve", "--host", self.spec.host]
         argv += ["--port", str(self.app.port), "--workers", str(self.spec.workers)]
+        argv += ["--log-format", self.spec.log_format]
         env = {
             "SENTINEL_BOARD_SENTINELS": ",".join(f"{h}:{p}" for h, p in self.sentinel_addresses),
             "SENTINEL_BOARD_MASTER_NAME": self.spec.master_name,

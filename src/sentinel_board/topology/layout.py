@@ -57,6 +57,7 @@ class TopologySpec:
     master_name: str = "mymaster"
     redis_server: str = "redis-server"
     workers: int = 1
+    log_format: str = "text"
     extra_env: dict[str, str] = field(default_factory=dict)
     # Set: every Redis node runs in a network namespace of its own on 10.77.<subnet>.0/24,
     # so that a drill can cut one off (see topology/netns.py). Needs root.

@@ -1,24 +1,65 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
+LogFormat = Literal["text", "json"]
+STRUCTURED = ("sentinel_event", "failover")  # `extra` fields our loggers attach
 
-def logging_config(log_level: str) -> dict[str, Any]:
-    """uvicorn's own, plus our loggers (failovers followed, Redis unavailable)."""
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: for log shippers, not for people."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for field in STRUCTURED:
+            if hasattr(record, field):
+                line[field] = getattr(record, field)
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def logging_config(log_level: str, log_format: LogFormat = "text") -> dict[str, Any]:
+    """uvicorn's own, plus our loggers: Sentinel's events and the failovers followed."""
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    handler = "default"
+    if log_format == "json":
+        config["formatters"]["json"] = {"()": JsonFormatter}
+        config["handlers"]["json"] = {
+            "formatter": "json",
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+        }
+        handler = "json"
+        for name in ("uvicorn", "uvicorn.error"):
+            config["loggers"][name]["handlers"] = ["json"]
     config["loggers"]["sentinel_board"] = {
-        "handlers": ["default"],
+        "handlers": [handler],
         "level": log_level.upper(),
         "propagate": False,
     }
     return config
 
 
-def serve(host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
+def serve(
+    host: str,
+    port: int,
+    workers: int = 1,
+    log_level: str = "info",
+    log_format: LogFormat = "text",
+) -> None:
     uvicorn.run(
         "sentinel_board.web.app:create_app",
         factory=True,
@@ -26,7 +67,7 @@ def serve(host: str, port: int, workers: int = 1, log_level: str = "info") -> No
         port=port,
         workers=workers,
         log_level=log_level,
-        log_config=logging_config(log_level),
+        log_config=logging_config(log_level, log_format),
         loop="uvloop",
         http="httptools",
         access_log=False,
