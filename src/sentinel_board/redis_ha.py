@@ -194,15 +194,27 @@ class RedisHA:
         async with self._lock:
             if address == self._master_address:
                 return
-            client = self._client(address)
-            try:
-                role = await command(client, "ROLE")
-            except (TimeoutError, RedisError, OSError):
-                role = [b"unreachable"]
-            if role[0] != b"master":  # not yet, or not any more: discovery will decide
-                await client.aclose()
-                return
-            await self._switch(address, client, reason)
+            client, _ = await self._confirmed_master(address)
+            if client is not None:  # else not yet, or not any more: discovery will decide
+                await self._switch(address, client, reason)
+
+    async def _confirmed_master(self, address: Address) -> tuple[Redis | None, str]:
+        """A client of `address` if it answers ROLE as a master, else why not.
+
+        The current master's client is reused; a new one is closed when refused.
+        """
+        client = self._master if address == self._master_address else self._client(address)
+        assert client is not None
+        try:
+            role = await command(client, "ROLE")
+            problem = "" if role[0] == b"master" else f"answers ROLE {_text(role[0])}"
+        except (TimeoutError, RedisError, OSError) as error:
+            problem = _describe(error)
+        if not problem:
+            return client, ""
+        if client is not self._master:
+            await client.aclose()
+        return None, problem
 
     async def aclose(self) -> None:
         if self._watcher is not None:
@@ -402,20 +414,10 @@ class RedisHA:
             if not reply:
                 problems.append(f"sentinel {where} does not know {self.settings.master_name!r}")
                 continue
-            address = (reply[0].decode(), int(reply[1]))
-            client = self._master if address == self._master_address else None
-            client = client or self._client(address)
-            try:
-                role = await command(client, "ROLE")
-            except (TimeoutError, RedisError, OSError) as error:
-                problems.append(f"master {format_address(address)}: {_describe(error)}")
-                if client is not self._master:
-                    await client.aclose()
-                continue
-            if role[0] != b"master":
-                problems.append(f"{format_address(address)} answers ROLE {role[0].decode()}")
-                if client is not self._master:
-                    await client.aclose()
+            address = (_text(reply[0]), int(reply[1]))
+            client, problem = await self._confirmed_master(address)
+            if client is None:
+                problems.append(f"master {format_address(address)}: {problem}")
                 continue
             if index:
                 self._sentinels.insert(0, self._sentinels.pop(index))
