@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lint redis clean
+REDIS := redis-server=redis-server redis-sentinel=redis-sentinel
+BROWSER := chromium=chromium
+
+.PHONY: run test lint redis browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -17,12 +20,16 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 redis:
-	@scripts/ensure-redis
+	@scripts/ensure-commands $(REDIS)
+
+# The browser tests drive Debian's Chromium; Playwright never downloads one.
+browser:
+	@scripts/ensure-commands $(BROWSER)
 
 run: $(STAMP) redis
 	$(BIN)/sentinel-board up $(ARGS)
 
-test: $(STAMP) redis
+test: $(STAMP) redis browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

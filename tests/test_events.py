@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import pytest
 
-from sentinel_board.events import SentinelEvent, parse_switch_master, sentinel_events
+from sentinel_board.events import SentinelEvent, concerns, parse_switch_master, sentinel_events
 from sentinel_board.topology import Topology, probe
 from tests.helpers import wait_until_async
 
@@ -20,6 +20,32 @@ def test_parse_switch_master() -> None:
 
 
 @pytest.mark.failover
+@pytest.mark.parametrize(
+    ("type_", "payload", "shown"),
+    [
+        ("+sdown", "master mymaster 127.0.0.1 7000", "master mymaster 127.0.0.1:7000"),
+        (
+            "+sdown",
+            "slave 127.0.0.1:7001 127.0.0.1 7001 @ mymaster 127.0.0.1 7000",
+            "replica 127.0.0.1:7001",
+        ),
+        (
+            "+sentinel",
+            "sentinel 5e1f 127.0.0.1 26380 @ mymaster 127.0.0.1 7000",
+            "sentinel 127.0.0.1:26380",
+        ),
+        (
+            "+switch-master",
+            "mymaster 127.0.0.1 7000 127.0.0.1 7001",
+            "mymaster: 127.0.0.1:7000 → 127.0.0.1:7001",
+        ),
+        ("+new-epoch", "3", "3"),
+    ],
+)
+def test_concerns_names_the_instance(type_: str, payload: str, shown: str) -> None:
+    assert concerns(SentinelEvent(type_, payload, 0.0, "127.0.0.1:26379")) == shown
+
+
 async def test_a_failover_is_reported_once_though_every_sentinel_reports_it(
     make_topology: Callable[..., Topology],
 ) -> None:

@@ -39,6 +39,20 @@ def parse_switch_master(payload: str) -> SwitchMaster:
     return SwitchMaster(name, (old_ip, int(old_port)), (new_ip, int(new_port)))
 
 
+def concerns(event: SentinelEvent) -> str:
+    """The instance an event is about, as people read it: `replica 10.0.0.2:6379`."""
+    if event.type == "+switch-master":
+        switch = parse_switch_master(event.payload)
+        old, new = format_address(switch.old), format_address(switch.new)
+        return f"{switch.master_name}: {old} → {new}"
+    words = event.payload.split(" @ ")[0].split()
+    if len(words) == 4 and words[0] in ("master", "slave", "sentinel"):
+        kind = "replica" if words[0] == "slave" else words[0]
+        name = f" {words[1]}" if kind == "master" else ""
+        return f"{kind}{name} {words[2]}:{words[3]}"
+    return event.payload
+
+
 async def _listen(
     address: Address, password: str | None, queue: asyncio.Queue[SentinelEvent]
 ) -> None:

@@ -93,21 +93,17 @@ async def command(client: Redis, *args: str | int) -> Any:
     return await client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
-def _text_fields(entry: Any) -> dict[str, str]:
-    """A SENTINEL REPLICAS entry: redis-py may pair it into a dict already."""
+def text_fields(entry: Any) -> dict[str, str]:
+    """A SENTINEL MASTER or REPLICAS entry: redis-py may pair it into a dict already."""
     pairs = entry.items() if isinstance(entry, dict) else zip(entry[::2], entry[1::2], strict=False)
-    return {_text(k): _text(v) for k, v in pairs}
+    return {as_text(k): as_text(v) for k, v in pairs}
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _address_text(reply: Any) -> str | None:
-    return f"{_text(reply[0])}:{_text(reply[1])}" if reply else None
-
-
-def _describe(error: Exception) -> str:
+def describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
@@ -136,6 +132,17 @@ class RedisHA:
     @property
     def master_address(self) -> Address | None:
         return self._master_address
+
+    @property
+    def sentinel_clients(self) -> list[tuple[Address, Redis]]:
+        """The sentinels, the one that last answered first."""
+        return list(self._sentinels)
+
+    @property
+    def current_master(self) -> tuple[Address, Redis] | None:
+        if self._master is None or self._master_address is None:
+            return None
+        return self._master_address, self._master
 
     def _client(self, address: Address, *, sentinel: bool = False) -> Redis:
         s = self.settings
@@ -207,9 +214,9 @@ class RedisHA:
         assert client is not None
         try:
             role = await command(client, "ROLE")
-            problem = "" if role[0] == b"master" else f"answers ROLE {_text(role[0])}"
+            problem = "" if role[0] == b"master" else f"answers ROLE {as_text(role[0])}"
         except (TimeoutError, RedisError, OSError) as error:
-            problem = _describe(error)
+            problem = describe(error)
         if not problem:
             return client, ""
         if client is not self._master:
@@ -238,7 +245,7 @@ class RedisHA:
                 try:
                     return await op(replica)
                 except (TimeoutError, RedisError, OSError) as error:
-                    logger.info("replica read failed (%s)", _describe(error))
+                    logger.info("replica read failed (%s)", describe(error))
                     kwargs = replica.connection_pool.connection_kwargs
                     failed.add((kwargs["host"], kwargs["port"]))
                     self._replica = None
@@ -262,7 +269,7 @@ class RedisHA:
                 continue
             # Up replicas, those in sync first. While the master is down every replica's link
             # is down too, yet it still answers, stale by the failover's length at most.
-            entries = [e for e in map(_text_fields, replicas or []) if e.get("flags") == "slave"]
+            entries = [e for e in map(text_fields, replicas or []) if e.get("flags") == "slave"]
             entries.sort(key=lambda e: e.get("master-link-status") != "ok")
             for entry in entries:
                 address = (entry["ip"], int(entry["port"]))
@@ -351,7 +358,7 @@ class RedisHA:
                 # Whatever a master we have since left answered, the new one may not.
                 if not _transient(error) and self._generation == generation:
                     raise
-                last_error = _describe(error)
+                last_error = describe(error)
             if loop.time() + delay > deadline:
                 self.stats.unavailable += 1
                 raise Unavailable(
@@ -408,13 +415,13 @@ class RedisHA:
                     sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.settings.master_name
                 )
             except (TimeoutError, RedisError, OSError) as error:
-                problems.append(f"sentinel {where}: {_describe(error)}")
+                problems.append(f"sentinel {where}: {describe(error)}")
                 silent += 1
                 continue
             if not reply:
                 problems.append(f"sentinel {where} does not know {self.settings.master_name!r}")
                 continue
-            address = (_text(reply[0]), int(reply[1]))
+            address = (as_text(reply[0]), int(reply[1]))
             client, problem = await self._confirmed_master(address)
             if client is None:
                 problems.append(f"master {format_address(address)}: {problem}")
@@ -432,42 +439,3 @@ class RedisHA:
                 retry_after=2,
             )
         raise MasterNotFound(reasons)
-
-    async def sentinel_view(self) -> dict[str, Any]:
-        """Monitoring: what every sentinel says now, and the first one's picture in full."""
-        name = self.settings.master_name
-        clients = dict(self._sentinels)
-        sentinels: list[dict[str, Any]] = []
-        picture: dict[str, Any] | None = None
-        for address in self.settings.sentinels:
-            client = clients[address]
-            entry: dict[str, Any] = {"address": format_address(address), "reachable": False}
-            try:
-                named = await command(client, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
-                entry.update(reachable=True, names_master=_address_text(named))
-                if picture is None:
-                    picture = await self._picture(client)
-            except (TimeoutError, RedisError, OSError) as error:
-                entry["error"] = _describe(error)
-            sentinels.append(entry)
-        return {"sentinels": sentinels, **(picture or {"master": None, "replicas": []})}
-
-    async def _picture(self, sentinel: Redis) -> dict[str, Any]:
-        name = self.settings.master_name
-        master = _text_fields(await command(sentinel, "SENTINEL", "MASTER", name))
-        replicas = [_text_fields(r) for r in await command(sentinel, "SENTINEL", "REPLICAS", name)]
-        try:
-            quorum = _text(await command(sentinel, "SENTINEL", "CKQUORUM", name))
-        except ResponseError as error:  # NOQUORUM comes as an error reply
-            quorum = str(error)
-        keep = ("ip", "port", "flags", "num-slaves", "num-other-sentinels", "quorum")
-        return {
-            "master": {k: master.get(k) for k in keep},
-            "replicas": [
-                {k: r.get(k) for k in ("ip", "port", "flags", "master-link-status")}
-                | {"offset": r.get("slave-repl-offset")}
-                for r in replicas
-            ],
-            "quorum": quorum,
-            "quorum_ok": quorum.startswith("OK"),
-        }

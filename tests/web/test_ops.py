@@ -54,6 +54,9 @@ async def test_status_shows_the_sentinels_view_and_the_apps(
         n.port for n in topology.data_nodes if n != master
     )
     assert all(r["master-link-status"] == "ok" for r in body["replicas"])
+    # From the master's INFO: how far behind each replica is.
+    assert all(r["lag_bytes"] >= 0 and r["lag_seconds"] >= 0 for r in body["replicas"])
+    assert isinstance(body["events"], list)
     assert body["quorum_ok"] is True
     assert [s["reachable"] for s in body["sentinels"]] == [True, True, True]
     assert {s["names_master"] for s in body["sentinels"]} == {f"127.0.0.1:{master.port}"}
@@ -67,3 +70,42 @@ async def test_status_with_a_dead_sentinel_says_so(settings: Settings) -> None:
     first = body["sentinels"][0]
     assert first["reachable"] is False and "ConnectionError" in first["error"]
     assert body["quorum_ok"] is True
+
+
+async def test_the_status_page_shows_the_topology(
+    client: httpx.AsyncClient, topology: Topology
+) -> None:
+    await client.post("/api/messages", json={"message": "so the app has found its master"})
+    master = topology.node(topology.master_name() or "")
+    page = await client.get("/status")
+    assert page.status_code == 200
+    assert '<script src="/static/status.js"' in page.text
+    panel = (await client.get("/status/panel")).text
+    assert f'<dd id="sentinel-master"><code>127.0.0.1:{master.port}</code></dd>' in panel
+    assert 'data-health="ok"' in panel
+    for sentinel in topology.sentinel_nodes:
+        assert f"<code>127.0.0.1:{sentinel.port}</code>" in panel
+
+
+async def test_the_status_page_says_what_is_wrong(settings: Settings) -> None:
+    dead = ("127.0.0.1", free_port())
+    with_dead = settings.model_copy(update={"sentinels": [dead, *settings.sentinels]})
+    async with app_client(with_dead) as client:
+        await client.get("/unread-list/size")
+        body = (await client.get("/api/status")).json()
+        panel = (await client.get("/status/panel")).text
+    assert body["health"] == {
+        "state": "degraded",
+        "problems": [f"sentinel 127.0.0.1:{dead[1]} does not answer"],
+    }
+    assert 'data-health="degraded"' in panel
+    assert f"sentinel 127.0.0.1:{dead[1]} does not answer" in panel
+
+
+async def test_the_status_page_without_any_sentinel_says_down() -> None:
+    settings = Settings(sentinels=[("127.0.0.1", free_port())], failover_deadline=0.2)
+    async with app_client(settings) as client:
+        body = (await client.get("/api/status")).json()
+        panel = (await client.get("/status/panel")).text
+    assert body["health"] == {"state": "down", "problems": ["no sentinel answers"]}
+    assert 'data-health="down"' in panel

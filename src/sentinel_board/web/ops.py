@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from sentinel_board.config import format_address
+from sentinel_board.monitor import status_view
 from sentinel_board.redis_ha import RedisHA, Unavailable
 from sentinel_board.web.deps import Store
 
@@ -65,17 +66,5 @@ async def events(request: Request) -> StreamingResponse:
 
 @router.get("/api/status")
 async def status(request: Request) -> dict[str, Any]:
-    """The topology as the sentinels see it now, and the board's own view."""
-    redis: RedisHA = request.app.state.redis
-    master = redis.master_address
-    return {
-        "master_name": redis.settings.master_name,
-        "app": {
-            "master": format_address(master) if master else None,
-            "read_from": redis.settings.read_from,
-            "retries": redis.stats.retries,
-            "failovers_followed": redis.stats.failovers_followed,
-            "unavailable": redis.stats.unavailable,
-        },
-        **await redis.sentinel_view(),
-    }
+    """The topology as the sentinels see it now, the board's own view, the latest events."""
+    return await status_view(request.app.state.redis)

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from sentinel_board.config import Settings, format_address
+from sentinel_board.events import SentinelEvent, concerns
+from sentinel_board.monitor import status_view
 from sentinel_board.redis_ha import RedisHA
 from sentinel_board.web.deps import AppSettings, Store
 from sentinel_board.web.validation import idempotency_key, message_text
@@ -72,3 +75,36 @@ async def messages(request: Request, store: Store, settings: AppSettings) -> HTM
 async def flush(store: Store) -> Response:
     await store.flush()
     return Response(status_code=204)
+
+
+BAD = ("+sdown", "+odown", "+tilt", "-failover-abort", "+failover-end-for-timeout", "no-good")
+GOOD = ("-sdown", "-odown", "+switch-master", "+promoted-slave", "-tilt")
+
+
+def _shown(event: SentinelEvent) -> dict[str, str]:
+    tone = "bad" if event.type.startswith(BAD) else "good" if event.type in GOOD else ""
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.received_at))
+    millis = int(event.received_at % 1 * 1000)
+    return {
+        "type": event.type,
+        "instance": concerns(event),
+        "time": f"{stamp}.{millis:03d}",
+        "tone": tone,
+    }
+
+
+async def _status_context(request: Request) -> dict[str, Any]:
+    redis: RedisHA = request.app.state.redis
+    events = [_shown(event) for event in reversed(redis.recent_events)]
+    return {"status": await status_view(redis), "events": events}
+
+
+@router.get("/status", response_class=HTMLResponse)
+async def status_page(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "status.html", await _status_context(request))
+
+
+@router.get("/status/panel", response_class=HTMLResponse)
+async def status_panel(request: Request) -> HTMLResponse:
+    """The status page's live part, fetched again at each Sentinel event."""
+    return templates.TemplateResponse(request, "_status.html", await _status_context(request))

@@ -1,0 +1,130 @@
+"""Monitoring: the topology as the sentinels see it, the master's replication, the app's view."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from sentinel_board.config import format_address
+from sentinel_board.redis_ha import RedisHA, as_text, command, describe, text_fields
+
+ERRORS = (TimeoutError, RedisError, OSError)
+
+
+async def status_view(ha: RedisHA) -> dict[str, Any]:
+    """What `/api/status` and the status page show."""
+    master = ha.master_address
+    view: dict[str, Any] = {
+        "master_name": ha.settings.master_name,
+        "app": {
+            "master": format_address(master) if master else None,
+            "read_from": ha.settings.read_from,
+            "retries": ha.stats.retries,
+            "failovers_followed": ha.stats.failovers_followed,
+            "unavailable": ha.stats.unavailable,
+        },
+        **await sentinel_view(ha),
+        "events": [dataclasses.asdict(event) for event in ha.recent_events],
+    }
+    lag = await _replication(ha)
+    for replica in view["replicas"]:
+        replica.update(lag.get(f"{replica['ip']}:{replica['port']}", {}))
+    view["health"] = health(view)
+    return view
+
+
+def health(view: dict[str, Any]) -> dict[str, Any]:
+    """`ok`, `degraded` (serving, with something to look at) or `down`, and why."""
+    master = view["master"]
+    if master is None:
+        return {"state": "down", "problems": ["no sentinel answers"]}
+    address = f"{master['ip']}:{master['port']}"
+    problems = []
+    if "down" in (master["flags"] or ""):
+        problems.append(f"the sentinels flag master {address} {master['flags']}")
+    if view["app"]["master"] != address:
+        problems.append(f"the app writes to {view['app']['master']}, the sentinels name {address}")
+    if not view["quorum_ok"]:
+        problems.append(view["quorum"])
+    for replica in view["replicas"]:
+        if replica["master-link-status"] != "ok" or "down" in (replica["flags"] or ""):
+            problems.append(f"replica {replica['ip']}:{replica['port']} is {replica['flags']}")
+    silent = [s["address"] for s in view["sentinels"] if not s["reachable"]]
+    if silent:
+        problems.append(f"sentinel {', '.join(silent)} does not answer")
+    if not view["replicas"]:
+        problems.append("no replica: writes wait for one to confirm them")
+    down = "o_down" in (master["flags"] or "") or view["app"]["master"] is None
+    return {"state": "down" if down else "degraded" if problems else "ok", "problems": problems}
+
+
+async def sentinel_view(ha: RedisHA) -> dict[str, Any]:
+    """What every sentinel says now, and the first reachable one's picture in full."""
+    name = ha.settings.master_name
+    sentinels: list[dict[str, Any]] = []
+    picture: dict[str, Any] | None = None
+    clients = dict(ha.sentinel_clients)
+    for address in ha.settings.sentinels:
+        client = clients[address]
+        entry: dict[str, Any] = {"address": format_address(address), "reachable": False}
+        try:
+            named = await command(client, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
+            entry.update(
+                reachable=True,
+                names_master=f"{as_text(named[0])}:{as_text(named[1])}" if named else None,
+            )
+            if picture is None:
+                picture = await _picture(client, name)
+        except ERRORS as error:
+            entry["error"] = describe(error)
+        sentinels.append(entry)
+    blank: dict[str, Any] = {
+        "master": None,
+        "replicas": [],
+        "quorum": "no sentinel answers",
+        "quorum_ok": False,
+    }
+    return {"sentinels": sentinels, **(picture or blank)}
+
+
+async def _picture(sentinel: Redis, name: str) -> dict[str, Any]:
+    master = text_fields(await command(sentinel, "SENTINEL", "MASTER", name))
+    replicas = [text_fields(r) for r in await command(sentinel, "SENTINEL", "REPLICAS", name)]
+    try:
+        quorum = as_text(await command(sentinel, "SENTINEL", "CKQUORUM", name))
+    except ResponseError as error:  # NOQUORUM comes as an error reply
+        quorum = str(error)
+    keep = ("ip", "port", "flags", "num-slaves", "num-other-sentinels", "quorum")
+    return {
+        "master": {k: master.get(k) for k in keep},
+        "replicas": [
+            {k: r.get(k) for k in ("ip", "port", "flags", "master-link-status")}
+            | {"offset": r.get("slave-repl-offset")}
+            for r in replicas
+        ],
+        "quorum": quorum,
+        "quorum_ok": quorum.startswith("OK"),
+    }
+
+
+async def _replication(ha: RedisHA) -> dict[str, dict[str, int]]:
+    """Per replica `ip:port`, how far behind the master it is, from the master's own INFO."""
+    current = ha.current_master
+    if current is None:
+        return {}
+    try:
+        info = await current[1].info("replication")
+    except ERRORS:
+        return {}  # the master is gone: the sentinels' picture still shows the replicas
+    master_offset = int(info.get("master_repl_offset", 0))
+    lag: dict[str, dict[str, int]] = {}
+    for key, value in info.items():
+        if key.startswith("slave") and isinstance(value, dict):
+            lag[f"{value['ip']}:{value['port']}"] = {
+                "lag_bytes": max(0, master_offset - int(value["offset"])),
+                "lag_seconds": int(value["lag"]),
+            }
+    return lag
