@@ -66,3 +66,10 @@ async def app_client(settings: Settings, **options: Any) -> AsyncIterator[httpx.
         httpx.AsyncClient(transport=transport, base_url="http://board", **options) as client,
     ):
         yield client
+
+
+def app_state(client: httpx.AsyncClient) -> Any:
+    """The state of the app behind a client from `app_client`: its RedisHA, notifier, ..."""
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    return transport.app.state  # type: ignore[attr-defined]

@@ -6,6 +6,12 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Address = tuple[str, int]
+NOTIFIED_EVENTS = (
+    "+sdown", "-sdown", "+odown", "-odown", "+try-failover", "+elected-leader",
+    "+promoted-slave", "+switch-master", "+failover-end", "+failover-end-for-timeout",
+    "-failover-abort-not-elected", "-failover-abort-no-good-slave", "+convert-to-slave",
+    "+reboot", "+tilt", "-tilt",
+)  # fmt: skip
 
 
 def parse_address(text: str) -> Address:
@@ -21,7 +27,10 @@ def format_address(address: Address) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_BOARD_", extra="ignore")
+    # Inputs can be secrets (passwords, webhook URLs with tokens): errors never echo them.
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_BOARD_", extra="ignore", hide_input_in_errors=True
+    )
 
     sentinels: Annotated[list[Address], NoDecode] = Field(
         default=[("127.0.0.1", 26380), ("127.0.0.1", 26381), ("127.0.0.1", 26382)],
@@ -61,6 +70,40 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     page_limit: int = Field(default=100, gt=0, description="Messages of each list a page shows.")
     max_page_limit: int = Field(default=1000, gt=0)
+
+    webhooks: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="URLs that each Sentinel event of interest is POSTed to, separated by commas.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Signs each webhook body (HMAC-SHA256) when set."
+    )
+    webhook_events: Annotated[list[str], NoDecode] = Field(
+        default=list(NOTIFIED_EVENTS),
+        description="The Sentinel events that are notified, separated by commas.",
+    )
+    webhook_attempts: int = Field(default=8, ge=1, description="Deliveries tried per URL.")
+    webhook_timeout: float = Field(default=5.0, gt=0, description="Per-delivery timeout (s).")
+    webhook_dedup_seconds: int = Field(
+        default=30, gt=0, description="One notification for the same event within this time."
+    )
+
+    @field_validator("webhooks", "webhook_events", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhooks")
+    @classmethod
+    def _check_urls(cls, urls: list[str]) -> list[str]:
+        for number, url in enumerate(urls, 1):
+            scheme, sep, rest = url.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest:
+                # Not the URL itself: a webhook URL often carries a token.
+                raise ValueError(f"URL number {number} does not start with http:// or https://")
+        return urls
 
     @field_validator("sentinels", mode="before")
     @classmethod

@@ -57,6 +57,7 @@ async def test_status_shows_the_sentinels_view_and_the_apps(
     # From the master's INFO: how far behind each replica is.
     assert all(r["lag_bytes"] >= 0 and r["lag_seconds"] >= 0 for r in body["replicas"])
     assert isinstance(body["events"], list)
+    assert body["notifications"] is None  # no webhook configured
     assert body["quorum_ok"] is True
     assert [s["reachable"] for s in body["sentinels"]] == [True, True, True]
     assert {s["names_master"] for s in body["sentinels"]} == {f"127.0.0.1:{master.port}"}

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from sentinel_board import __version__
 from sentinel_board.config import Settings
+from sentinel_board.notify import Notifier
 from sentinel_board.redis_ha import RedisHA, Unavailable
 from sentinel_board.store import MessageStore
 from sentinel_board.web import api, ops, routes
@@ -38,9 +39,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Unavailable as error:
             # Not fatal: requests keep asking the sentinels until a master appears.
             logger.warning("no Redis master yet: %s", error.reason)
+        notifier = app.state.notifier = Notifier(redis, settings) if settings.webhooks else None
+        if notifier is not None:
+            notifier.start()
         try:
             yield
         finally:
+            if notifier is not None:
+                await notifier.aclose()
             await redis.aclose()
 
     app = FastAPI(

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from sentinel_board.config import format_address
 from sentinel_board.monitor import status_view
+from sentinel_board.notify import Notifier
 from sentinel_board.redis_ha import RedisHA, Unavailable
 from sentinel_board.web.deps import Store
 
@@ -64,7 +65,15 @@ async def events(request: Request) -> StreamingResponse:
     )
 
 
+async def app_status(request: Request) -> dict[str, Any]:
+    view = await status_view(request.app.state.redis)
+    notifier: Notifier | None = request.app.state.notifier
+    view["notifications"] = dataclasses.asdict(notifier.stats) if notifier else None
+    return view
+
+
 @router.get("/api/status")
 async def status(request: Request) -> dict[str, Any]:
-    """The topology as the sentinels see it now, the board's own view, the latest events."""
-    return await status_view(request.app.state.redis)
+    """The topology as the sentinels see it now, the board's own view, the latest events,
+    and the webhooks' deliveries (null when none is configured)."""
+    return await app_status(request)

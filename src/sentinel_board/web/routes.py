@@ -10,9 +10,9 @@ from fastapi.templating import Jinja2Templates
 
 from sentinel_board.config import Settings, format_address
 from sentinel_board.events import SentinelEvent, concerns
-from sentinel_board.monitor import status_view
 from sentinel_board.redis_ha import RedisHA
 from sentinel_board.web.deps import AppSettings, Store
+from sentinel_board.web.ops import app_status
 from sentinel_board.web.validation import idempotency_key, message_text
 
 
@@ -96,7 +96,7 @@ def _shown(event: SentinelEvent) -> dict[str, str]:
 async def _status_context(request: Request) -> dict[str, Any]:
     redis: RedisHA = request.app.state.redis
     events = [_shown(event) for event in reversed(redis.recent_events)]
-    return {"status": await status_view(redis), "events": events}
+    return {"status": await app_status(request), "events": events}
 
 
 @router.get("/status", response_class=HTMLResponse)
