@@ -57,10 +57,12 @@ async def wait_until_async(
 
 
 @asynccontextmanager
-async def app_client(settings: Settings, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The app in-process, its lifespan run, behind an HTTP client."""
+async def app_client(
+    settings: Settings, *, peer: str = "127.0.0.1", **options: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in-process, its lifespan run, behind an HTTP client at address `peer`."""
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app, client=(peer, 50000))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://board", **options) as client,

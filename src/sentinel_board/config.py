@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -24,6 +25,29 @@ def parse_address(text: str) -> Address:
 def format_address(address: Address) -> str:
     host, port = address
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+WINDOWS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    posts: int
+    window: float  # seconds
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """`30/minute`, `5/second`, `1000/hour`, or `N/<seconds>s` such as `10/30s`."""
+        count, _, per = text.strip().partition("/")
+        per = per.strip()
+        window = WINDOWS.get(per)
+        if window is None and per.endswith("s") and per[:-1].replace(".", "", 1).isdigit():
+            window = float(per[:-1])
+        if not count.strip().isdigit() or int(count) < 1 or not window:
+            raise ValueError(
+                "must be posts per window, such as 30/minute, 5/second, 1000/hour or 10/30s"
+            )
+        return cls(int(count), window)
 
 
 class Settings(BaseSettings):
@@ -70,6 +94,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     page_limit: int = Field(default=100, gt=0, description="Messages of each list a page shows.")
     max_page_limit: int = Field(default=1000, gt=0)
+
+    rate_limit: Annotated[RateLimit | None, NoDecode] = Field(
+        default=None,
+        description="Posts allowed per client address, such as 30/minute; enforced in Redis.",
+    )
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _parse_rate_limit(cls, value: object) -> object:
+        if isinstance(value, str):
+            return RateLimit.parse(value) if value.strip() else None
+        return value
 
     webhooks: Annotated[list[str], NoDecode] = Field(
         default=[],

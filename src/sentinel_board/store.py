@@ -9,14 +9,26 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from sentinel_board.config import RateLimit
 from sentinel_board.redis_ha import RedisHA, Script
 
-# KEYS: UNREAD, dedup key. ARGV: message JSON, dedup TTL (s).
+# KEYS: UNREAD, dedup key, the client's rate key. ARGV: message JSON, dedup TTL (s),
+# posts allowed per window (0: no limit), the window (ms).
 # The dedup key is written with the message, so a replica that has one has both.
+# A replay is answered before the rate limit: retrying a post never costs a second one.
 PUSH = Script("""
 local seen = redis.call('GET', KEYS[2])
 if seen then
   return {seen, 1}
+end
+if tonumber(ARGV[3]) > 0 then
+  local used = redis.call('INCR', KEYS[3])
+  if used == 1 then
+    redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  end
+  if used > tonumber(ARGV[3]) then
+    return {'', 2, redis.call('PTTL', KEYS[3])}
+  end
 end
 local count = redis.call('RPUSH', KEYS[1], ARGV[1])
 local result = count .. '\\n' .. ARGV[1]
@@ -67,6 +79,12 @@ class Message:
             return cls(id="", message=text, created_at="")
 
 
+class RateLimited(Exception):
+    def __init__(self, limit: RateLimit, retry_after: int) -> None:
+        super().__init__(f"more than {limit.posts} posts in {limit.window:g} s from this client")
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Pushed:
     message: Message
@@ -83,16 +101,28 @@ class MessageGroup:
 
 
 class MessageStore:
-    def __init__(self, redis: RedisHA, *, key_prefix: str = "", dedup_ttl: int = 86400) -> None:
+    def __init__(
+        self,
+        redis: RedisHA,
+        *,
+        key_prefix: str = "",
+        dedup_ttl: int = 86400,
+        rate_limit: RateLimit | None = None,
+    ) -> None:
         self.redis = redis
+        self.rate_limit = rate_limit
+        self.rate_prefix = f"{key_prefix}rate:"
         self.unread_key = f"{key_prefix}UNREAD"
         self.read_key = f"{key_prefix}READ"
         self.dedup_prefix = f"{key_prefix}dedup:"
         self.dedup_ttl = dedup_ttl
         self.probe_key = f"{key_prefix}readyz"
 
-    async def push(self, text: str, *, idempotency_key: str | None = None) -> Pushed:
-        """Append to UNREAD; the same key (by default the new message's id) is stored once."""
+    async def push(
+        self, text: str, *, idempotency_key: str | None = None, client: str = ""
+    ) -> Pushed:
+        """Append to UNREAD; the same key (by default the new message's id) is stored once.
+        With a rate limit, `client`'s posts beyond it raise RateLimited."""
         message = Message(
             id=uuid.uuid4().hex,
             message=text,
@@ -101,9 +131,20 @@ class MessageStore:
         dedup_key = self.dedup_prefix + (
             f"key:{idempotency_key}" if idempotency_key else f"id:{message.id}"
         )
-        raw, replayed = await self.redis.write(
-            PUSH, [self.unread_key, dedup_key], [message.to_json(), self.dedup_ttl]
+        limit = self.rate_limit
+        raw, replayed, *wait_ms = await self.redis.write(
+            PUSH,
+            [self.unread_key, dedup_key, self.rate_prefix + client],
+            [
+                message.to_json(),
+                self.dedup_ttl,
+                limit.posts if limit else 0,
+                math.ceil(limit.window * 1000) if limit else 0,
+            ],
         )
+        if replayed == 2:
+            assert limit is not None
+            raise RateLimited(limit, max(1, math.ceil(wait_ms[0] / 1000)))
         count, _, stored = raw.partition(b"\n")
         return Pushed(Message.from_json(stored), int(count), bool(replayed))
 

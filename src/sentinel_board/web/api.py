@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from sentinel_board.store import Message
-from sentinel_board.web.deps import AppSettings, Store
+from sentinel_board.web.deps import AppSettings, Store, client_address
 from sentinel_board.web.validation import idempotency_key, message_text
 
 router = APIRouter(prefix="/api", tags=["messages"])
@@ -52,9 +52,14 @@ def _out(message: Message) -> MessageOut:
 @router.post(
     "/messages",
     status_code=201,
-    responses={409: {"description": "Idempotency-Key reused for another message"}, **UNAVAILABLE},
+    responses={
+        409: {"description": "Idempotency-Key reused for another message"},
+        429: {"description": "Over SENTINEL_BOARD_RATE_LIMIT; retry after Retry-After."},
+        **UNAVAILABLE,
+    },
 )
 async def create_message(
+    request: Request,
     body: NewMessage,
     response: Response,
     store: Store,
@@ -68,7 +73,9 @@ async def create_message(
     ] = None,
 ) -> CreatedMessage:
     text = message_text(body.message, settings.max_message_length)
-    pushed = await store.push(text, idempotency_key=idempotency_key(key))
+    pushed = await store.push(
+        text, idempotency_key=idempotency_key(key), client=client_address(request)
+    )
     if pushed.replayed:
         if pushed.message.message != text:
             raise HTTPException(409, "Idempotency-Key: already used for a different message")

@@ -17,6 +17,7 @@ from sentinel_board.web import api, ops, routes
 from sentinel_board.web.errors import install_error_handlers
 from sentinel_board.web.limits import BodySizeLimit
 from sentinel_board.web.metrics import Metrics, MetricsMiddleware, metrics_endpoint
+from sentinel_board.web.security import BrowserSecurity
 
 logger = logging.getLogger("sentinel_board.web")
 HERE = Path(__file__).parent
@@ -32,7 +33,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.watch(redis)
         app.state.redis = redis
         app.state.store = MessageStore(
-            redis, key_prefix=settings.key_prefix, dedup_ttl=settings.dedup_ttl_seconds
+            redis,
+            key_prefix=settings.key_prefix,
+            dedup_ttl=settings.dedup_ttl_seconds,
+            rate_limit=settings.rate_limit,
         )
         try:
             await redis.read(lambda client: client.ping())
@@ -54,11 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="A message board on Redis with Sentinel high availability.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load Swagger UI from a CDN; /docs is ours
+        redoc_url=None,
     )
     app.state.settings = settings
     metrics = app.state.metrics = Metrics()
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BrowserSecurity)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

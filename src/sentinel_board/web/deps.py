@@ -18,5 +18,11 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+def client_address(request: Request) -> str:
+    """Whom a rate limit counts: the peer's address (behind a proxy, uvicorn's
+    --forwarded-allow-ips makes it the client's from X-Forwarded-For)."""
+    return request.client.host if request.client else "unknown"
+
+
 Store = Annotated[MessageStore, Depends(_store)]
 AppSettings = Annotated[Settings, Depends(_settings)]

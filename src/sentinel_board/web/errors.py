@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from sentinel_board.redis_ha import Unavailable
+from sentinel_board.store import RateLimited
 
 
 def error_response(
@@ -24,12 +25,18 @@ def _field(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "request"
 
 
-async def _unavailable(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Unavailable)
+async def _retry_later(request: Request, exc: Exception) -> Response:
+    """503 for want of a master, 429 over the rate limit: both say when to come back."""
+    assert isinstance(exc, Unavailable | RateLimited)
+    status, what = (
+        (503, f"Redis is unavailable: {exc.reason}")
+        if isinstance(exc, Unavailable)
+        else (429, f"rate limited: {exc}")
+    )
     return error_response(
         request.url.path,
-        503,
-        f"Redis is unavailable: {exc.reason}. Retry in {exc.retry_after} s.",
+        status,
+        f"{what}. Retry in {exc.retry_after} s.",
         {"Retry-After": str(exc.retry_after)},
     )
 
@@ -46,6 +53,7 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(Unavailable, _unavailable)
+    app.add_exception_handler(Unavailable, _retry_later)
+    app.add_exception_handler(RateLimited, _retry_later)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(RequestValidationError, _invalid)

@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 from sentinel_board.config import Settings, format_address
 from sentinel_board.events import SentinelEvent, concerns
 from sentinel_board.redis_ha import RedisHA
-from sentinel_board.web.deps import AppSettings, Store
+from sentinel_board.web.deps import AppSettings, Store, client_address
 from sentinel_board.web.ops import app_status
 from sentinel_board.web.validation import idempotency_key, message_text
 
@@ -56,7 +56,9 @@ async def create_message(
     if not isinstance(message, str | None):
         raise HTTPException(422, "message: must be text, not a file")
     text = message_text(message, settings.max_message_length)
-    pushed = await store.push(text, idempotency_key=idempotency_key(key))
+    pushed = await store.push(
+        text, idempotency_key=idempotency_key(key), client=client_address(request)
+    )
     return _count(request, pushed.unread_count)
 
 
@@ -108,3 +110,10 @@ async def status_page(request: Request) -> HTMLResponse:
 async def status_panel(request: Request) -> HTMLResponse:
     """The status page's live part, fetched again at each Sentinel event."""
     return templates.TemplateResponse(request, "_status.html", await _status_context(request))
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def api_docs(request: Request) -> HTMLResponse:
+    """The API's reference, from its OpenAPI schema, with nothing loaded from elsewhere."""
+    context = {"spec": request.app.openapi(), "openapi_url": request.app.openapi_url}
+    return templates.TemplateResponse(request, "docs.html", context)

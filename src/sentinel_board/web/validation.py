@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import re
+
 from fastapi import HTTPException
+
+# C0 and C1 controls and DEL, but tab, \n and \r (a textarea sends newlines as \r\n);
+# lone surrogates, which JSON can carry and UTF-8 cannot store.
+REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def message_text(text: str | None, max_length: int) -> str:
@@ -12,6 +18,13 @@ def message_text(text: str | None, max_length: int) -> str:
     if len(text) > max_length:
         raise HTTPException(
             422, f"message: {len(text)} characters is over the limit of {max_length}"
+        )
+    refused = REFUSED.search(text)
+    if refused:
+        raise HTTPException(
+            422,
+            f"message: character U+{ord(refused.group()):04X} at {refused.start() + 1} is refused: "
+            "no control characters but newline and tab, no lone surrogates",
         )
     return text
 
