@@ -14,7 +14,7 @@ from sentinel_board.redis_ha import RedisHA
 from sentinel_board.store import MessageStore
 from sentinel_board.topology import Topology, TopologySpec, probe, process, render
 from sentinel_board.topology.ports import free_port
-from tests.helpers import app_client, wait_until
+from tests.helpers import app_client, settings_for, wait_until
 
 TEST_DOWN_AFTER_MS = 1000
 
@@ -28,6 +28,7 @@ def local_spec(run_dir: Path, **overrides: Any) -> TopologySpec:
         "app_port": None,
         "down_after_ms": TEST_DOWN_AFTER_MS,
         "failover_timeout_ms": 5000,
+        "app_key_prefix": "*",  # each test's keys have a prefix of their own
     }
     return TopologySpec(**{**fields, **overrides})
 
@@ -58,11 +59,7 @@ def make_topology(tmp_path: Path) -> Iterator[Callable[..., Topology]]:
 
 @pytest.fixture
 def settings(topology: Topology) -> Settings:
-    return Settings(
-        sentinels=topology.sentinel_addresses,
-        key_prefix=f"test-{uuid.uuid4().hex[:12]}:",
-        failover_deadline=5,
-    )
+    return settings_for(topology, key_prefix=f"test-{uuid.uuid4().hex[:12]}:", failover_deadline=5)
 
 
 @pytest.fixture
@@ -87,10 +84,9 @@ def store(make_store: Callable[[], MessageStore]) -> MessageStore:
 
 @pytest.fixture
 async def master(topology: Topology) -> AsyncIterator[Redis]:
-    """A plain client of the current master, to look behind the store's back."""
-    name = topology.master_name()
-    assert name is not None
-    async with Redis(host=topology.spec.host, port=topology.node(name).port) as client:
+    """An admin's client of the current master, to look behind the store's back."""
+    node = topology.node(topology.master_name() or "")
+    async with Redis(host=node.host, port=node.port, password=topology.password(node)) as client:
         yield client
 
 
@@ -116,7 +112,7 @@ def pair(tmp_path: Path) -> Iterator[tuple[Address, Address]]:
     pids = []
     for node, master in ((first, None), (second, first)):
         node.dir.mkdir(parents=True)
-        node.config_path.write_text(render.redis_conf(spec, node, master))
+        node.config_path.write_text(render.redis_conf(spec, node, master, None))
         pids.append(
             process.spawn(
                 [binary, str(node.config_path)],

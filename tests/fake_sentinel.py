@@ -37,6 +37,8 @@ class FakeSentinel:
                     else:
                         host, port = self.master
                         writer.write(b"*2\r\n" + _bulk(host) + _bulk(str(port)))
+                elif args[0].upper() == "HELLO":  # redis-py's handshake, with AUTH when set
+                    writer.write(b"%1\r\n+proto\r\n:" + args[1].encode() + b"\r\n")
                 else:
                     writer.write(b"+OK\r\n")
                 await writer.drain()

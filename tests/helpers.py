@@ -10,8 +10,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from redis.asyncio import Redis
 
 from sentinel_board.config import Settings
+from sentinel_board.topology import Topology
+from sentinel_board.topology.credentials import APP_USER
 from sentinel_board.web.app import create_app
 
 
@@ -75,3 +78,27 @@ def app_state(client: httpx.AsyncClient) -> Any:
     transport = client._transport
     assert isinstance(transport, httpx.ASGITransport)
     return transport.app.state  # type: ignore[attr-defined]
+
+
+def settings_for(topology: Topology, **changes: Any) -> Settings:
+    """The app's settings for a topology the launcher started, its credentials included."""
+    values: dict[str, Any] = {"sentinels": topology.sentinel_addresses}
+    if topology.credentials is not None:
+        values |= {
+            "redis_username": APP_USER,
+            "redis_password": topology.credentials.app,
+            "sentinel_password": topology.credentials.sentinel,
+        }
+    return Settings(**(values | changes))
+
+
+def node_client(settings: Settings, address: tuple[str, int], **options: Any) -> Redis:
+    """A plain client of one data node, as the app's user, to look behind the app's back."""
+    password = settings.redis_password
+    return Redis(
+        host=address[0],
+        port=address[1],
+        username=settings.redis_username,
+        password=password.get_secret_value() if password else None,
+        **options,
+    )

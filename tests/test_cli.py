@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sentinel_board.cli import main
-from sentinel_board.topology import Topology, probe, process
+from sentinel_board.topology import Topology, process
 from sentinel_board.topology.ports import free_port
 from tests.helpers import free_port_base, wait_until
 
@@ -160,8 +160,8 @@ def test_watch_prints_each_sentinel_event_as_a_json_line(
 
         def subscribed() -> bool:
             return all(
-                "psub=1" in str(probe.ask(host, port, "CLIENT", "LIST"))
-                for host, port in topology.sentinel_addresses
+                "psub=1" in str(topology.ask(sentinel, "CLIENT", "LIST"))
+                for sentinel in topology.sentinel_nodes
             )
 
         wait_until(subscribed, timeout=10)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import pytest
 
 from sentinel_board.events import SentinelEvent, concerns, parse_switch_master, sentinel_events
-from sentinel_board.topology import Topology, probe
+from sentinel_board.topology import Topology
 from tests.helpers import wait_until_async
 
 
@@ -54,13 +54,14 @@ async def test_a_failover_is_reported_once_though_every_sentinel_reports_it(
     events: list[SentinelEvent] = []
 
     async def listen() -> None:
-        async for event in sentinel_events(topology.sentinel_addresses):
+        password = topology.sentinel_password
+        async for event in sentinel_events(topology.sentinel_addresses, password=password):
             events.append(event)
 
     def subscribed() -> bool:
         return all(
-            "psub=1" in str(probe.ask("127.0.0.1", port, "CLIENT", "LIST"))
-            for _, port in topology.sentinel_addresses
+            "psub=1" in str(topology.ask(sentinel, "CLIENT", "LIST"))
+            for sentinel in topology.sentinel_nodes
         )
 
     listener = asyncio.create_task(listen())

@@ -10,21 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
-from sentinel_board.config import Settings
 from sentinel_board.drills.workload import Record, Workload
 from sentinel_board.topology import Topology
-from tests.helpers import app_client, wait_until_async
+from sentinel_board.topology.layout import Node
+from tests.helpers import app_client, settings_for, wait_until_async
 
 pytestmark = pytest.mark.failover
 
 DOWN_AFTER_MS = 1000
 
 
-async def lists_of(port: int) -> tuple[list[Any], list[Any]]:
-    async with Redis(host="127.0.0.1", port=port, socket_timeout=1) as node:
-        return await node.lrange("UNREAD", 0, -1), await node.lrange("READ", 0, -1)
+def lists_of(topology: Topology, node: Node) -> tuple[list[Any], list[Any]]:
+    unread = topology.ask(node, "LRANGE", "UNREAD", 0, -1, timeout=1)
+    return unread, topology.ask(node, "LRANGE", "READ", 0, -1, timeout=1)
 
 
 @pytest.fixture
@@ -32,7 +31,7 @@ async def board(
     make_topology: Callable[..., Topology],
 ) -> AsyncIterator[tuple[Topology, httpx.AsyncClient]]:
     topology = make_topology(down_after_ms=DOWN_AFTER_MS)
-    settings = Settings(sentinels=topology.sentinel_addresses, failover_deadline=10)
+    settings = settings_for(topology, failover_deadline=10)
     async with app_client(settings, timeout=30) as client:
         yield topology, client
 
@@ -63,11 +62,11 @@ async def assert_exactly_once_everywhere(
     lost = set(record.acked) - set(stored)
     assert not lost, f"{len(lost)} acknowledged messages lost"
 
-    ports = [node.port for node in topology.data_nodes if topology.is_alive(node.name)]
-    first = await lists_of(ports[0])
+    alive = [node for node in topology.data_nodes if topology.is_alive(node.name)]
+    first = lists_of(topology, alive[0])
 
-    async def converged() -> bool:
-        return all([await lists_of(p) == first for p in ports[1:]])
+    def converged() -> bool:
+        return all(lists_of(topology, node) == first for node in alive[1:])
 
     await wait_until_async(converged, timeout=10)
 

@@ -13,7 +13,7 @@ from sentinel_board.events import SentinelEvent
 from sentinel_board.notify import Notifier, event_id, redact, sign, verify
 from sentinel_board.redis_ha import RedisHA
 from sentinel_board.topology import Topology
-from tests.helpers import app_client, app_state, wait_until_async
+from tests.helpers import app_client, app_state, settings_for, wait_until_async
 from tests.receiver import webhook_receiver
 
 SWITCH = SentinelEvent(
@@ -153,9 +153,7 @@ async def test_a_failover_is_notified_once_across_two_app_instances(
 ) -> None:
     topology = make_topology()
     async with webhook_receiver() as receiver:
-        settings = Settings(
-            sentinels=topology.sentinel_addresses, webhooks=[receiver.url], failover_deadline=10
-        )
+        settings = settings_for(topology, webhooks=[receiver.url], failover_deadline=10)
         async with app_client(settings) as first, app_client(settings) as second:
             notifiers: list[Notifier] = [app_state(c).notifier for c in (first, second)]
             topology.kill("master")

@@ -13,18 +13,19 @@ from sentinel_board.redis_ha import (
     Unavailable,
 )
 from sentinel_board.store import MessageStore
-from sentinel_board.topology import Topology, probe
+from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
 from tests.fake_sentinel import fake_sentinel
-from tests.helpers import wait_until_async
+from tests.helpers import node_client, settings_for, wait_until_async
 
 
 async def ping(client: Redis) -> bool:
     return bool(await client.ping())
 
 
-async def role(address: Address) -> str:
-    async with Redis(host=address[0], port=address[1]) as client:
+async def role(ha: RedisHA) -> str:
+    assert ha.master_address is not None
+    async with node_client(ha.settings, ha.master_address) as client:
         reply = await client.execute_command("ROLE")
     return str(reply[0].decode())
 
@@ -34,7 +35,7 @@ async def test_finds_the_master_the_sentinels_name(settings: Settings) -> None:
     try:
         assert await ha.read(ping)
         assert ha.master_address is not None
-        assert await role(ha.master_address) == "master"
+        assert await role(ha) == "master"
     finally:
         await ha.aclose()
 
@@ -63,7 +64,7 @@ async def test_a_sentinel_naming_a_replica_is_not_trusted(
             assert stale.asked == 1
             assert ha.master_address != replica_address
             assert ha.master_address is not None
-            assert await role(ha.master_address) == "master"
+            assert await role(ha) == "master"
         finally:
             await ha.aclose()
 
@@ -173,22 +174,20 @@ async def test_switch_master_is_followed_without_waiting_for_an_error(
     make_topology: Callable[..., Topology],
 ) -> None:
     topology = make_topology()
-    ha = RedisHA(Settings(sentinels=topology.sentinel_addresses))
+    ha = RedisHA(settings_for(topology))
     try:
         ha.follow_switch_master()
         assert await ha.read(ping)
         first = ("127.0.0.1", topology.node("redis-1").port)
         assert ha.master_address == first
-        reply = probe.ask(
-            "127.0.0.1", topology.sentinel_nodes[0].port, "SENTINEL", "FAILOVER", "mymaster"
-        )
+        reply = topology.ask(topology.sentinel_nodes[0], "SENTINEL", "FAILOVER", "mymaster")
         assert reply == "OK", reply
         # no request is made: only the event can move the client
         await wait_until_async(lambda: ha.master_address != first, timeout=15)
         assert ha.stats.retries == 0
         assert ha.stats.failovers_followed == 1
         assert ha.master_address is not None
-        assert await role(ha.master_address) == "master"
+        assert await role(ha) == "master"
     finally:
         await ha.aclose()
 

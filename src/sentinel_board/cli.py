@@ -80,6 +80,16 @@ def main() -> None:
     show_default=True,
     help="The app's log (app/log in the run dir).",
 )
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="No passwords and no ACL users (the default generates them into the run dir).",
+)
+@click.option(
+    "--key-prefix",
+    default="",
+    help="The app's ACL user may touch only keys under this prefix (SENTINEL_BOARD_KEY_PREFIX).",
+)
 @friendly_errors
 def up(
     run_dir: Path,
@@ -96,6 +106,8 @@ def up(
     redis_server: str,
     workers: int,
     log_format: str,
+    no_auth: bool,
+    key_prefix: str,
 ) -> None:
     """Start a master, replicas, sentinels and the board on 127.0.0.1."""
     spec = TopologySpec.from_bases(
@@ -111,6 +123,9 @@ def up(
         redis_server=redis_server,
         workers=workers,
         log_format=log_format,
+        auth=not no_auth,
+        app_key_prefix=key_prefix,
+        extra_env={"SENTINEL_BOARD_KEY_PREFIX": key_prefix} if key_prefix else {},
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)  # stopped like Ctrl-C: by pid, cleanly
     try:
@@ -130,7 +145,11 @@ def up(
             detached = True
             return
         console.print("Sentinel events follow. Ctrl-C stops everything.\n")
-        asyncio.run(_follow_until_signalled(topology.sentinel_addresses, as_json=False))
+        asyncio.run(
+            _follow_until_signalled(
+                topology.sentinel_addresses, topology.sentinel_password, as_json=False
+            )
+        )
     except KeyboardInterrupt:
         pass  # Ctrl-C before the event loop took over the signals
     finally:
@@ -145,19 +164,23 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-async def _follow_until_signalled(sentinels: list[tuple[str, int]], as_json: bool) -> None:
+async def _follow_until_signalled(
+    sentinels: list[tuple[str, int]], password: str | None, as_json: bool
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    printer = asyncio.create_task(_print_events(sentinels, as_json))
+    printer = asyncio.create_task(_print_events(sentinels, password, as_json))
     await stop.wait()
     printer.cancel()
     await asyncio.gather(printer, return_exceptions=True)
 
 
-async def _print_events(sentinels: list[tuple[str, int]], as_json: bool) -> None:
-    async for event in sentinel_events(sentinels):
+async def _print_events(
+    sentinels: list[tuple[str, int]], password: str | None, as_json: bool
+) -> None:
+    async for event in sentinel_events(sentinels, password=password):
         if as_json:
             click.echo(json.dumps(dataclasses.asdict(event)), nl=True)
             sys.stdout.flush()
@@ -176,13 +199,16 @@ def watch(run_dir: Path, as_json: bool) -> None:
     The sentinels of the topology in --run-dir, or else those of SENTINEL_BOARD_SENTINELS.
     """
     if (run_dir / "topology.json").exists():
-        sentinels = Topology.open(run_dir).sentinel_addresses
+        topology = Topology.open(run_dir)
+        sentinels, password = topology.sentinel_addresses, topology.sentinel_password
     else:
-        sentinels = _settings_or_exit().sentinels
+        settings = _settings_or_exit()
+        secret = settings.sentinel_password
+        sentinels, password = settings.sentinels, secret.get_secret_value() if secret else None
     if not as_json:
         listed = ", ".join(f"{h}:{p}" for h, p in sentinels)
         console.print(f"Listening to {listed}. Ctrl-C stops.")
-    asyncio.run(_follow_until_signalled(sentinels, as_json))
+    asyncio.run(_follow_until_signalled(sentinels, password, as_json))
 
 
 @main.command()
@@ -248,6 +274,13 @@ def print_status(report: dict[str, Any]) -> None:
         console.print("[yellow]No sentinel answers:[/yellow] the master by its own ROLE.")
     quorum = "[green]reachable[/green]" if report["quorum_ok"] else "[red]NOT reachable[/red]"
     console.print(f"Quorum: {quorum}")
+    if report["auth"]:
+        secrets = Path(report["run_dir"]) / "secrets.json"
+        console.print(f"Auth: [green]on[/green] (passwords in {secrets}, readable by you only)")
+    else:
+        console.print(
+            "Auth: [red]OFF[/red]: any local process can read and write Redis (--no-auth)"
+        )
 
 
 @main.command()

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         description="The sentinels to ask for the master, host:port separated by commas.",
     )
     master_name: str = "mymaster"
+    redis_username: str | None = Field(
+        default=None, description="The data nodes' ACL user; none: the default user."
+    )
     redis_password: SecretStr | None = None
     sentinel_password: SecretStr | None = None
     key_prefix: str = ""

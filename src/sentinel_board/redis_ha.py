@@ -151,6 +151,7 @@ class RedisHA:
         return Redis(
             host=address[0],
             port=address[1],
+            username=None if sentinel else s.redis_username,
             password=password.get_secret_value() if password else None,
             socket_timeout=timeout,
             socket_connect_timeout=s.sentinel_timeout if sentinel else s.connect_timeout,

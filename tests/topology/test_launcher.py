@@ -31,7 +31,7 @@ def test_up_renders_every_config_and_is_ready(topology: Topology) -> None:
     assert "appendonly yes" in master.config_path.read_text()
     for node in replicas:
         assert replicaof(topology, node.name) == f"replicaof 127.0.0.1 {master.port}"
-        replication = probe.info(spec.host, node.port, "replication")
+        replication = topology.info(node, "replication")
         assert replication["master_link_status"] == "up"
     for node in topology.sentinel_nodes:
         text = node.config_path.read_text()
@@ -114,12 +114,10 @@ def test_kill_and_start_a_replica_and_a_sentinel(make_topology: Callable[..., To
     topology.start("redis-3")
     topology.start(str(sentinel.port))
     wait_until(
-        lambda: (
-            probe.info("127.0.0.1", replica.port, "replication").get("master_link_status") == "up"
-        ),
+        lambda: topology.info(replica, "replication").get("master_link_status") == "up",
         timeout=10,
     )
-    assert probe.ask("127.0.0.1", sentinel.port, "PING") is True
+    assert topology.ask(sentinel, "PING") is True
     with pytest.raises(TopologyError, match="already running"):
         topology.start("redis-3")
 
@@ -138,13 +136,13 @@ def test_up_again_after_a_failover_keeps_the_promoted_master_and_every_message(
 ) -> None:
     topology = make_topology()
     host, old = topology.spec.host, topology.node("redis-1")
-    with probe.client(host, old.port) as master:
+    with probe.client(host, old.port, password=topology.password(old)) as master:
         master.rpush("UNREAD", "before")
         master.wait(1, 1000)
     topology.kill("master")
     wait_until(lambda: topology.master_name() not in (None, "redis-1"), timeout=15)
     promoted = topology.node(topology.master_name() or "")
-    with probe.client(host, promoted.port) as master:
+    with probe.client(host, promoted.port, password=topology.password(promoted)) as master:
 
         def pushed() -> bool:
             try:
@@ -162,8 +160,7 @@ def test_up_again_after_a_failover_keeps_the_promoted_master_and_every_message(
 
     def everywhere() -> bool:
         return all(
-            probe.ask(host, n.port, "LRANGE", "UNREAD", 0, -1) == ["before", "after"]
-            for n in again.data_nodes
+            again.ask(n, "LRANGE", "UNREAD", 0, -1) == ["before", "after"] for n in again.data_nodes
         )
 
     wait_until(everywhere, timeout=10)

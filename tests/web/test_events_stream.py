@@ -9,11 +9,10 @@ import httpx
 import pytest
 import uvicorn
 
-from sentinel_board.config import Settings
-from sentinel_board.topology import Topology, probe
+from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
 from sentinel_board.web.app import create_app
-from tests.helpers import wait_until_async
+from tests.helpers import settings_for, wait_until_async
 
 
 @pytest.mark.failover
@@ -21,7 +20,7 @@ async def test_events_stream_a_failover_once_each(make_topology: Callable[..., T
     topology = make_topology()
     port = free_port()
     config = uvicorn.Config(
-        create_app(Settings(sentinels=topology.sentinel_addresses)),
+        create_app(settings_for(topology)),
         host="127.0.0.1", port=port, log_level="warning", lifespan="on",
     )  # fmt: skip
     server = uvicorn.Server(config)
@@ -31,8 +30,8 @@ async def test_events_stream_a_failover_once_each(make_topology: Callable[..., T
 
         def app_subscribed() -> bool:  # the app listens on every sentinel before the fault
             return all(
-                "psub=1" in str(probe.ask(host, p, "CLIENT", "LIST"))
-                for host, p in topology.sentinel_addresses
+                "psub=1" in str(topology.ask(sentinel, "CLIENT", "LIST"))
+                for sentinel in topology.sentinel_nodes
             )
 
         await wait_until_async(app_subscribed, timeout=10)

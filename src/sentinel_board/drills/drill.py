@@ -56,6 +56,7 @@ class Drill:
             workdir=node.dir,
             pid_path=node.dir / "lone-writer.pid",
             log_path=node.dir / "lone-writer.log",
+            env=self.topology.credentials.app_env() if self.topology.credentials else None,
         )
         await asyncio.to_thread(process.wait_gone, pid, seconds + 10)
         self.isolated = [json.loads(line) for line in out.read_text().splitlines()]

@@ -6,6 +6,7 @@ network namespace: `python -m sentinel_board.drills.lone_writer PORT SECONDS OUT
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import uuid
@@ -16,14 +17,21 @@ from sentinel_board.store import PUSH, Message
 
 
 def main(port: int, seconds: float, out: str) -> None:
-    client = redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=1)
+    client = redis.Redis(
+        port=port,
+        username=os.environ.get("SENTINEL_BOARD_REDIS_USERNAME"),
+        password=os.environ.get("SENTINEL_BOARD_REDIS_PASSWORD"),
+        socket_timeout=2,
+        socket_connect_timeout=1,
+    )
     deadline = time.monotonic() + seconds
     with open(out, "w") as log:
         while time.monotonic() < deadline:
             message = Message(uuid.uuid4().hex, f"isolated-{uuid.uuid4().hex[:8]}", "")
             accepted = acked = False
             try:
-                client.eval(PUSH.body, 2, "UNREAD", f"dedup:id:{message.id}", message.to_json(), 60)
+                keys = ["UNREAD", f"dedup:id:{message.id}", "rate:lone-writer"]
+                client.eval(PUSH.body, 3, *keys, message.to_json(), 60, 0, 0)
                 accepted = True
                 acked = int(client.wait(1, 300)) >= 1
             except redis.RedisError:

@@ -19,7 +19,7 @@ from sentinel_board.drills.drill import Drill, DrillTimeout
 from sentinel_board.drills.scenarios import Scenario
 from sentinel_board.drills.workload import Record, Workload
 from sentinel_board.events import sentinel_events
-from sentinel_board.topology import Topology, TopologySpec, netns, probe
+from sentinel_board.topology import Topology, TopologySpec, netns
 from sentinel_board.topology.ports import free_port
 
 WARM_UP_ACKS = 20
@@ -77,8 +77,8 @@ def _messages(raw: list[str]) -> list[str]:
 
 def _lists(topology: Topology, name: str) -> tuple[list[str], list[str]] | None:
     node = topology.node(name)
-    unread = probe.ask(node.host, node.port, "LRANGE", "UNREAD", 0, -1, timeout=5)
-    read = probe.ask(node.host, node.port, "LRANGE", "READ", 0, -1, timeout=5)
+    unread = topology.ask(node, "LRANGE", "UNREAD", 0, -1, timeout=5)
+    read = topology.ask(node, "LRANGE", "READ", 0, -1, timeout=5)
     return None if unread is None or read is None else (unread, read)
 
 
@@ -132,7 +132,8 @@ async def _exercise(scenario: Scenario, drill: Drill, result: Result) -> None:
     topology = drill.topology
 
     async def listen() -> None:
-        async for event in sentinel_events(topology.sentinel_addresses):
+        events = sentinel_events(topology.sentinel_addresses, password=topology.sentinel_password)
+        async for event in events:
             drill.events.append(event)
 
     listener = asyncio.create_task(listen())

@@ -10,8 +10,10 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sentinel_board.topology import netns, probe, process, render
+from sentinel_board.topology.credentials import Credentials, write_private
 from sentinel_board.topology.layout import Node, TopologyError, TopologySpec
 
 READY_TIMEOUT = 20.0
@@ -44,6 +46,24 @@ class Topology:
         self.data_nodes = spec.data_nodes
         self.sentinel_nodes = spec.sentinel_nodes
         self.app = spec.app_node
+        self.credentials = Credentials.load_or_create(spec.run_dir) if spec.auth else None
+
+    @property
+    def sentinel_password(self) -> str | None:
+        return self.credentials.sentinel if self.credentials else None
+
+    def password(self, node: Node) -> str | None:
+        """The launcher's password on `node`: the admin's on a data node."""
+        if self.credentials is None:
+            return None
+        return self.credentials.sentinel if node.kind == "sentinel" else self.credentials.admin
+
+    def ask(self, node: Node, *args: str | int, timeout: float = probe.TIMEOUT) -> Any:
+        """`node`'s answer to a command, or None when it does not answer."""
+        return probe.ask(node.host, node.port, *args, timeout=timeout, password=self.password(node))
+
+    def info(self, node: Node, section: str) -> dict[str, Any]:
+        return probe.info(node.host, node.port, section, password=self.password(node))
 
     @classmethod
     def open(cls, run_dir: Path) -> Topology:
@@ -122,8 +142,11 @@ class Topology:
             node.dir.mkdir(exist_ok=True)
             argv = [binary, str(node.config_path)]
             if not resume or not node.config_path.exists():
-                node.config_path.write_text(
-                    render.redis_conf(self.spec, node, None if node is master else master)
+                write_private(
+                    node.config_path,
+                    render.redis_conf(
+                        self.spec, node, None if node is master else master, self.credentials
+                    ),
                 )
             elif node is not master:
                 # A master that died before the failover comes back holding stale data:
@@ -136,7 +159,7 @@ class Topology:
             wait_for(
                 f"{node.name} replicating from {master.name}",
                 lambda n=node: (
-                    probe.info(n.host, n.port, "replication").get(  # type: ignore[misc]
+                    self.info(n, "replication").get(  # type: ignore[misc]
                         "master_link_status"
                     )
                     == "up"
@@ -161,7 +184,10 @@ class Topology:
         for node in self.sentinel_nodes:
             node.dir.mkdir(exist_ok=True)
             if not resume or not node.config_path.exists():
-                node.config_path.write_text(render.sentinel_conf(self.spec, node, master))
+                write_private(
+                    node.config_path,
+                    render.sentinel_conf(self.spec, node, master, self.credentials),
+                )
             self._spawn(node, [binary, str(node.config_path), "--sentinel"])
         wait_for("the sentinels agreeing on the master", self.sentinels_agree)
 
@@ -176,6 +202,7 @@ class Topology:
             "SENTINEL_BOARD_MASTER_NAME": self.spec.master_name,
             # With no replica, no write could ever be confirmed by one.
             "SENTINEL_BOARD_MIN_REPLICA_ACKS": str(min(1, len(self.data_nodes) - 1)),
+            **(self.credentials.app_env() if self.credentials else {}),
             **self.spec.extra_env,
         }
         self._spawn(self.app, argv, env)
@@ -198,7 +225,7 @@ class Topology:
         if self.pid(node) is None:
             tail = node.log_path.read_text(errors="replace").splitlines()[-5:]
             raise TopologyError(f"{node.name} exited. Its log ends:\n" + "\n".join(tail))
-        return probe.ask(node.host, node.port, "PING") is True
+        return self.ask(node, "PING") is True
 
     def _app_answers(self) -> bool:
         assert self.app is not None
@@ -216,9 +243,7 @@ class Topology:
         """Every sentinel names the same master and knows the other sentinels and the replicas."""
         answers = set()
         for node in self.sentinel_nodes:
-            master = probe.fields(
-                probe.ask(node.host, node.port, "SENTINEL", "MASTER", self.spec.master_name)
-            )
+            master = probe.fields(self.ask(node, "SENTINEL", "MASTER", self.spec.master_name))
             if (
                 int(master.get("num-other-sentinels", -1)) != len(self.sentinel_nodes) - 1
                 or int(master.get("num-slaves", -1)) != len(self.data_nodes) - 1
@@ -236,26 +261,20 @@ class Topology:
     def master_by_sentinels(self) -> str | None:
         votes: Counter[int] = Counter()
         for node in self.sentinel_nodes:
-            reply = probe.ask(
-                node.host,
-                node.port,
-                "SENTINEL",
-                "GET-MASTER-ADDR-BY-NAME",
-                self.spec.master_name,
-            )
+            reply = self.ask(node, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.spec.master_name)
             if reply:
                 votes[int(reply[1])] += 1
         return self.node(str(votes.most_common(1)[0][0])).name if votes else None
 
     def master_by_role(self) -> str | None:
         for node in self.data_nodes:
-            role = probe.ask(node.host, node.port, "ROLE")
+            role = self.ask(node, "ROLE")
             if role and role[0] == "master":
                 return node.name
         return None
 
     def role(self, node: Node) -> str | None:
-        reply = probe.ask(node.host, node.port, "ROLE")
+        reply = self.ask(node, "ROLE")
         return None if not reply else {"slave": "replica"}.get(reply[0], reply[0])
 
     def sentinels_see_down(self, name: str) -> bool:
@@ -263,9 +282,7 @@ class Topology:
         node = self.node(name)
         for sentinel in self.sentinel_nodes:
             for args in (("REPLICAS",), ("MASTER",)):
-                reply = probe.ask(
-                    sentinel.host, sentinel.port, "SENTINEL", *args, self.spec.master_name
-                )
+                reply = self.ask(sentinel, "SENTINEL", *args, self.spec.master_name)
                 entries = reply if args == ("REPLICAS",) else [reply]
                 for entry in entries or []:
                     found = probe.fields(entry)

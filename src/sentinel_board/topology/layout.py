@@ -62,6 +62,10 @@ class TopologySpec:
     # Set: every Redis node runs in a network namespace of its own on 10.77.<subnet>.0/24,
     # so that a drill can cut one off (see topology/netns.py). Needs root.
     netns_subnet: int | None = None
+    # Passwords and ACL users on every node (see topology/credentials.py); False: none at all.
+    auth: bool = True
+    # The app's user may touch only the keys under this prefix (a glob: tests use "*").
+    app_key_prefix: str = ""
 
     @classmethod
     def from_bases(
@@ -93,7 +97,7 @@ class TopologySpec:
         """Whether `other` can restart from this one's configs and data (the app may differ)."""
         keep = [
             *("host", "data_ports", "sentinel_ports", "quorum"),
-            *("down_after_ms", "failover_timeout_ms", "master_name", "netns_subnet"),
+            *("down_after_ms", "failover_timeout_ms", "master_name", "netns_subnet", "auth"),
         ]
         return all(getattr(self, name) == getattr(other, name) for name in keep)
 

@@ -11,10 +11,13 @@ from redis.retry import Retry
 TIMEOUT = 0.3
 
 
-def client(host: str, port: int, timeout: float = TIMEOUT) -> redis.Redis:
+def client(
+    host: str, port: int, timeout: float = TIMEOUT, password: str | None = None
+) -> redis.Redis:
     return redis.Redis(
         host=host,
         port=port,
+        password=password,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
@@ -22,17 +25,23 @@ def client(host: str, port: int, timeout: float = TIMEOUT) -> redis.Redis:
     )
 
 
-def ask(host: str, port: int, *args: str | int, timeout: float = TIMEOUT) -> Any:
+def ask(
+    host: str,
+    port: int,
+    *args: str | int,
+    timeout: float = TIMEOUT,
+    password: str | None = None,
+) -> Any:
     try:
-        with client(host, port, timeout) as conn:
+        with client(host, port, timeout, password) as conn:
             return conn.execute_command(*args)
     except (redis.RedisError, OSError):
         return None
 
 
-def info(host: str, port: int, section: str) -> dict[str, Any]:
+def info(host: str, port: int, section: str, password: str | None = None) -> dict[str, Any]:
     try:
-        with client(host, port) as conn:
+        with client(host, port, password=password) as conn:
             return dict(conn.info(section))
     except (redis.RedisError, OSError):
         return {}

@@ -2,18 +2,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sentinel_board.topology import probe
 from sentinel_board.topology.layout import Node
 
 if TYPE_CHECKING:
     from sentinel_board.topology.launcher import Topology
 
 
-def _replica_links(master: Node | None) -> dict[int, dict[str, Any]]:
+def _replica_links(topology: Topology, master: Node | None) -> dict[int, dict[str, Any]]:
     """The master's own view of its replicas: port -> state, offset, lag."""
     if master is None:
         return {}
-    replication = probe.info(master.host, master.port, "replication")
+    replication = topology.info(master, "replication")
     links = {}
     for key, value in replication.items():
         if key.startswith("slave") and isinstance(value, dict):
@@ -28,7 +27,7 @@ def collect(topology: Topology) -> dict[str, Any]:
     if master_name is None:
         master_name, source = topology.master_by_role(), "role"
     master = topology.node(master_name) if master_name else None
-    links = _replica_links(master)
+    links = _replica_links(topology, master)
 
     def entry(node: Node, role: str) -> dict[str, Any]:
         pid = topology.pid(node)
@@ -47,7 +46,7 @@ def collect(topology: Topology) -> dict[str, Any]:
             continue
         item = entry(node, "replica")
         link = links.get(node.port, {})
-        replication = probe.info(node.host, node.port, "replication") if item["alive"] else {}
+        replication = topology.info(node, "replication") if item["alive"] else {}
         item.update(
             reports_role=topology.role(node) if item["alive"] else None,
             link=replication.get("master_link_status", "down"),
@@ -60,12 +59,10 @@ def collect(topology: Topology) -> dict[str, Any]:
     quorum_ok = False
     for node in topology.sentinel_nodes:
         item = entry(node, "sentinel")
-        named = probe.ask(
-            node.host, node.port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", spec.master_name
-        )
+        named = topology.ask(node, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", spec.master_name)
         item["names_master"] = f"{named[0]}:{named[1]}" if named else None
         if not quorum_ok and item["alive"]:
-            reply = probe.ask(node.host, node.port, "SENTINEL", "CKQUORUM", spec.master_name)
+            reply = topology.ask(node, "SENTINEL", "CKQUORUM", spec.master_name)
             quorum_ok = isinstance(reply, str) and reply.startswith("OK")
         sentinels.append(item)
 
@@ -83,4 +80,6 @@ def collect(topology: Topology) -> dict[str, Any]:
         "sentinels": sentinels,
         "app": app,
         "quorum_ok": quorum_ok,
+        # Whether the nodes ask for passwords; the passwords themselves are never shown.
+        "auth": spec.auth,
     }

@@ -1,0 +1,55 @@
+"""The topology's secrets: generated once into the run dir, readable by the owner only."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+APP_USER = "board"
+REPLICA_USER = "replica-user"
+SENTINEL_USER = "sentinel-user"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    admin: str  # the data nodes' default user (requirepass): the launcher and operators
+    replica: str  # replica-user: replication only
+    monitor: str  # sentinel-user: what the sentinels may do on the data nodes
+    app: str  # board: the app's commands on the app's keys
+    sentinel: str  # the sentinels' own requirepass, which the app passes to ask them
+
+    @classmethod
+    def generate(cls) -> Credentials:
+        return cls(**{f.name: secrets.token_urlsafe(24) for f in fields(cls)})
+
+    @classmethod
+    def load_or_create(cls, run_dir: Path) -> Credentials:
+        path = run_dir / "secrets.json"
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        created = cls.generate()
+        write_private(path, json.dumps(asdict(created), indent=2) + "\n")
+        return created
+
+    def app_env(self) -> dict[str, str]:
+        """What the app needs, as `sentinel-board serve` reads it."""
+        return {
+            "SENTINEL_BOARD_REDIS_USERNAME": APP_USER,
+            "SENTINEL_BOARD_REDIS_PASSWORD": self.app,
+            "SENTINEL_BOARD_SENTINEL_PASSWORD": self.sentinel,
+        }
+
+    def __repr__(self) -> str:  # never printed by accident
+        return "Credentials(...)"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create or replace `path` with mode 0600 from the first byte on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
