@@ -319,8 +319,29 @@ def serve(host: str, port: int, workers: int, log_level: str, log_format: str) -
     """The web app alone, configured by SENTINEL_BOARD_* environment variables."""
     from sentinel_board.web.server import serve as run
 
-    _settings_or_exit()
+    settings = _settings_or_exit()
+    refused = asyncio.run(_credentials_refused(settings))
+    if refused:
+        console.print(f"[red]Error:[/red] {refused}")
+        console.print("[dim]Hint:[/dim] the local topology's are in app.env in its run dir")
+        sys.exit(2)
     run(host, port, workers, log_level, "json" if log_format == "json" else "text")
+
+
+async def _credentials_refused(settings: Settings) -> str | None:
+    """Before any worker starts: do the sentinels and the master take our credentials?"""
+    from sentinel_board.redis_ha import CredentialsRefused, RedisHA, Unavailable
+
+    redis = RedisHA(settings.model_copy(update={"failover_deadline": 2.0}))
+    try:
+        await redis.read(lambda client: client.ping())
+    except CredentialsRefused as error:
+        return error.reason
+    except Unavailable:
+        pass  # no master yet: the app waits for one, as it does through a failover
+    finally:
+        await redis.aclose()
+    return None
 
 
 def _settings_or_exit() -> Settings:

@@ -54,6 +54,23 @@ class NoFailoverPossible(Unavailable):
     """No master, and too few sentinels answer to ever elect one: waiting cannot help."""
 
 
+class CredentialsRefused(Unavailable):
+    """Redis or a sentinel refused the app's credentials or a command: waiting cannot help."""
+
+
+DATA_CREDENTIALS = "SENTINEL_BOARD_REDIS_USERNAME and SENTINEL_BOARD_REDIS_PASSWORD"
+
+
+def refusal(error: AuthenticationError | NoPermissionError, where: str) -> CredentialsRefused:
+    """What to tell the user: which setting to check. Redis's own text names no secret."""
+    if isinstance(error, NoPermissionError):
+        return CredentialsRefused(
+            f"{where} refused a command to the app's user ({error}): its ACL must allow the "
+            "commands and keys listed in the README's Security section"
+        )
+    return CredentialsRefused(f"{where} refused {DATA_CREDENTIALS} ({describe(error)})")
+
+
 @dataclass(frozen=True)
 class Script:
     body: str
@@ -216,6 +233,10 @@ class RedisHA:
         try:
             role = await command(client, "ROLE")
             problem = "" if role[0] == b"master" else f"answers ROLE {as_text(role[0])}"
+        except (AuthenticationError, NoPermissionError) as error:
+            if client is not self._master:
+                await client.aclose()
+            raise refusal(error, f"master {format_address(address)}") from None
         except (TimeoutError, RedisError, OSError) as error:
             problem = describe(error)
         if not problem:
@@ -351,10 +372,8 @@ class RedisHA:
                 last_error = error.reason
             except (AuthenticationError, NoPermissionError) as error:
                 self.stats.unavailable += 1
-                raise Unavailable(
-                    f"Redis refused the app's credentials ({type(error).__name__}): "
-                    "check SENTINEL_BOARD_REDIS_PASSWORD and SENTINEL_BOARD_SENTINEL_PASSWORD"
-                ) from None
+                where = self._master_address and format_address(self._master_address)
+                raise refusal(error, f"master {where}") from None
             except (TimeoutError, RedisError, OSError) as error:
                 # Whatever a master we have since left answered, the new one may not.
                 if not _transient(error) and self._generation == generation:
@@ -409,12 +428,16 @@ class RedisHA:
         """Ask the sentinels in turn; trust an answer only once ROLE confirms it."""
         problems: list[str] = []
         silent = 0
+        refused: list[str] = []
         for index, (sentinel_address, sentinel) in enumerate(self._sentinels):
             where = format_address(sentinel_address)
             try:
                 reply = await command(
                     sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.settings.master_name
                 )
+            except (AuthenticationError, NoPermissionError) as error:
+                refused.append(f"{where}: {describe(error)}")
+                continue
             except (TimeoutError, RedisError, OSError) as error:
                 problems.append(f"sentinel {where}: {describe(error)}")
                 silent += 1
@@ -430,6 +453,10 @@ class RedisHA:
             if index:
                 self._sentinels.insert(0, self._sentinels.pop(index))
             return address, client
+        if refused:  # a wrong password is not a failover: say so at once
+            raise CredentialsRefused(
+                f"sentinel {'; '.join(refused)}: check SENTINEL_BOARD_SENTINEL_PASSWORD"
+            )
         reasons = "; ".join(dict.fromkeys(problems)) or "no sentinels configured"
         total = len(self._sentinels)
         answered = total - silent

@@ -120,8 +120,11 @@ class Topology:
                     f"port {node.port} (for {node.name}) is already in use",
                     f"choose other ports with {option.get(node.kind, '--app-port')}",
                 )
-        spec.run_dir.mkdir(parents=True, exist_ok=True)
+        spec.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         spec.save()
+        # For `sentinel-board serve` by hand: set -a; . .sentinel-board/app.env; set +a
+        env = "".join(f"{k}={v}\n" for k, v in topology.app_env().items())
+        write_private(spec.run_dir / "app.env", env)
         try:
             if spec.netns_subnet is not None:
                 netns.create(spec.netns_subnet, [*topology.data_nodes, *topology.sentinel_nodes])
@@ -139,7 +142,7 @@ class Topology:
         master = self._recorded_master() if resume else self.data_nodes[0]
         replicas = [node for node in self.data_nodes if node is not master]
         for node in self.data_nodes:
-            node.dir.mkdir(exist_ok=True)
+            node.dir.mkdir(mode=0o700, exist_ok=True)
             argv = [binary, str(node.config_path)]
             if not resume or not node.config_path.exists():
                 write_private(
@@ -182,7 +185,7 @@ class Topology:
 
     def _start_sentinels(self, binary: str, resume: bool, master: Node) -> None:
         for node in self.sentinel_nodes:
-            node.dir.mkdir(exist_ok=True)
+            node.dir.mkdir(mode=0o700, exist_ok=True)
             if not resume or not node.config_path.exists():
                 write_private(
                     node.config_path,
@@ -193,24 +196,26 @@ class Topology:
 
     def _start_app(self) -> None:
         assert self.app is not None
-        self.app.dir.mkdir(exist_ok=True)
+        self.app.dir.mkdir(mode=0o700, exist_ok=True)
         argv = [sys.executable, "-m", "sentinel_board", "serve", "--host", self.spec.host]
         argv += ["--port", str(self.app.port), "--workers", str(self.spec.workers)]
         argv += ["--log-format", self.spec.log_format]
-        env = {
-            "SENTINEL_BOARD_SENTINELS": ",".join(f"{h}:{p}" for h, p in self.sentinel_addresses),
-            "SENTINEL_BOARD_MASTER_NAME": self.spec.master_name,
-            # With no replica, no write could ever be confirmed by one.
-            "SENTINEL_BOARD_MIN_REPLICA_ACKS": str(min(1, len(self.data_nodes) - 1)),
-            **(self.credentials.app_env() if self.credentials else {}),
-            **self.spec.extra_env,
-        }
-        self._spawn(self.app, argv, env)
+        self._spawn(self.app, argv, {**self.app_env(), **self.spec.extra_env})
         try:
             wait_for(f"the app at {self.spec.app_url}", self._app_answers)
         except TopologyError as error:
             tail = self.app.log_path.read_text(errors="replace").splitlines()[-15:]
             raise TopologyError(str(error) + ". Its log ends:\n" + "\n".join(tail)) from None
+
+    def app_env(self) -> dict[str, str]:
+        """The settings of an app in front of this topology, credentials included."""
+        return {
+            "SENTINEL_BOARD_SENTINELS": ",".join(f"{h}:{p}" for h, p in self.sentinel_addresses),
+            "SENTINEL_BOARD_MASTER_NAME": self.spec.master_name,
+            # With no replica, no write could ever be confirmed by one.
+            "SENTINEL_BOARD_MIN_REPLICA_ACKS": str(min(1, len(self.data_nodes) - 1)),
+            **(self.credentials.app_env() if self.credentials else {}),
+        }
 
     def _spawn(self, node: Node, argv: list[str], env: dict[str, str] | None = None) -> int:
         return process.spawn(

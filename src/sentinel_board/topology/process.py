@@ -52,6 +52,8 @@ def spawn(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # What the node writes (its data, the configs Sentinel rewrites) is its owner's only.
+            umask=0o077,
             cwd=workdir,
             env=None if env is None else {**os.environ, **env},
         )

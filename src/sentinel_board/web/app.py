@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sentinel_board import __version__
 from sentinel_board.config import Settings
 from sentinel_board.notify import Notifier
-from sentinel_board.redis_ha import RedisHA, Unavailable
+from sentinel_board.redis_ha import CredentialsRefused, RedisHA, Unavailable
 from sentinel_board.store import MessageStore
 from sentinel_board.web import api, ops, routes
 from sentinel_board.web.errors import install_error_handlers
@@ -21,6 +21,10 @@ from sentinel_board.web.security import BrowserSecurity
 
 logger = logging.getLogger("sentinel_board.web")
 HERE = Path(__file__).parent
+
+
+class StartupRefused(Exception):
+    """Redis refused the app's credentials: no request could ever be served."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,6 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         try:
             await redis.read(lambda client: client.ping())
+        except CredentialsRefused as error:
+            await redis.aclose()
+            raise StartupRefused(error.reason) from None
         except Unavailable as error:
             # Not fatal: requests keep asking the sentinels until a master appears.
             logger.warning("no Redis master yet: %s", error.reason)
