@@ -16,6 +16,12 @@ from sentinel_board.topology.credentials import APP_USER
 from sentinel_board.topology.status import collect
 
 
+def status_output(topology: Topology) -> str:
+    command = [sys.executable, "-m", "sentinel_board", "status"]
+    command += ["--run-dir", str(topology.spec.run_dir)]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
 def test_secrets_and_configs_are_readable_by_the_owner_only(topology: Topology) -> None:
     run_dir = topology.spec.run_dir
     private = [run_dir / "secrets.json", run_dir / "app.env"]
@@ -79,12 +85,7 @@ def test_the_app_user_may_touch_only_its_keys(make_topology: Callable[..., Topol
 def test_status_says_auth_is_on_and_shows_no_secret(topology: Topology) -> None:
     report = collect(topology)
     assert report["auth"] is True
-    shown = subprocess.run(
-        [sys.executable, "-m", "sentinel_board", "status", "--run-dir", str(topology.spec.run_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    shown = status_output(topology)
     assert "Auth: on" in shown
     assert topology.credentials is not None
     everything = json.dumps(report) + shown
@@ -100,10 +101,5 @@ def test_no_auth_opts_out_and_status_warns(make_topology: Callable[..., Topology
     assert probe.ask(node.host, node.port, "PING") is True
     assert "requirepass" not in node.config_path.read_text()
     assert collect(topology)["auth"] is False
-    shown = subprocess.run(
-        [sys.executable, "-m", "sentinel_board", "status", "--run-dir", str(topology.spec.run_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    shown = status_output(topology)
     assert "Auth: OFF" in shown
