@@ -89,6 +89,8 @@ def settings_for(topology: Topology, **changes: Any) -> Settings:
             "redis_password": topology.credentials.app,
             "sentinel_password": topology.credentials.sentinel,
         }
+    if topology.tls is not None:
+        values["tls_ca_file"] = topology.tls.ca
     return Settings(**(values | changes))
 
 

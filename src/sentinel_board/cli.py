@@ -81,6 +81,11 @@ def main() -> None:
     help="The app's log (app/log in the run dir).",
 )
 @click.option(
+    "--tls",
+    is_flag=True,
+    help="TLS only, for clients, replication and sentinels, with a CA generated into the run dir.",
+)
+@click.option(
     "--no-auth",
     is_flag=True,
     help="No passwords and no ACL users (the default generates them into the run dir).",
@@ -106,6 +111,7 @@ def up(
     redis_server: str,
     workers: int,
     log_format: str,
+    tls: bool,
     no_auth: bool,
     key_prefix: str,
 ) -> None:
@@ -124,6 +130,7 @@ def up(
         workers=workers,
         log_format=log_format,
         auth=not no_auth,
+        tls=tls,
         app_key_prefix=key_prefix,
         extra_env={"SENTINEL_BOARD_KEY_PREFIX": key_prefix} if key_prefix else {},
     )
@@ -147,7 +154,9 @@ def up(
         console.print("Sentinel events follow. Ctrl-C stops everything.\n")
         asyncio.run(
             _follow_until_signalled(
-                topology.sentinel_addresses, topology.sentinel_password, as_json=False
+                topology.sentinel_addresses,
+                topology.sentinel_options,
+                as_json=False,
             )
         )
     except KeyboardInterrupt:
@@ -165,22 +174,23 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 async def _follow_until_signalled(
-    sentinels: list[tuple[str, int]], password: str | None, as_json: bool
+    sentinels: list[tuple[str, int]], connect: dict[str, Any], as_json: bool
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    printer = asyncio.create_task(_print_events(sentinels, password, as_json))
+    printer = asyncio.create_task(_print_events(sentinels, connect, as_json))
     await stop.wait()
     printer.cancel()
     await asyncio.gather(printer, return_exceptions=True)
 
 
 async def _print_events(
-    sentinels: list[tuple[str, int]], password: str | None, as_json: bool
+    sentinels: list[tuple[str, int]], connect: dict[str, Any], as_json: bool
 ) -> None:
-    async for event in sentinel_events(sentinels, password=password):
+    """`connect`: the sentinels' password and TLS CA, as sentinel_events takes them."""
+    async for event in sentinel_events(sentinels, **connect):
         if as_json:
             click.echo(json.dumps(dataclasses.asdict(event)), nl=True)
             sys.stdout.flush()
@@ -198,17 +208,23 @@ def watch(run_dir: Path, as_json: bool) -> None:
 
     The sentinels of the topology in --run-dir, or else those of SENTINEL_BOARD_SENTINELS.
     """
+    connect: dict[str, Any]
     if (run_dir / "topology.json").exists():
         topology = Topology.open(run_dir)
-        sentinels, password = topology.sentinel_addresses, topology.sentinel_password
+        sentinels = topology.sentinel_addresses
+        connect = topology.sentinel_options
     else:
         settings = _settings_or_exit()
         secret = settings.sentinel_password
-        sentinels, password = settings.sentinels, secret.get_secret_value() if secret else None
+        sentinels = settings.sentinels
+        connect = {
+            "password": secret.get_secret_value() if secret else None,
+            "tls_ca": settings.tls_ca_file,
+        }
     if not as_json:
         listed = ", ".join(f"{h}:{p}" for h, p in sentinels)
         console.print(f"Listening to {listed}. Ctrl-C stops.")
-    asyncio.run(_follow_until_signalled(sentinels, password, as_json))
+    asyncio.run(_follow_until_signalled(sentinels, connect, as_json))
 
 
 @main.command()
@@ -274,6 +290,8 @@ def print_status(report: dict[str, Any]) -> None:
         console.print("[yellow]No sentinel answers:[/yellow] the master by its own ROLE.")
     quorum = "[green]reachable[/green]" if report["quorum_ok"] else "[red]NOT reachable[/red]"
     console.print(f"Quorum: {quorum}")
+    if report["tls"]:
+        console.print("TLS: [green]on[/green] (CA in tls/ca.crt of the run dir)")
     if report["auth"]:
         secrets = Path(report["run_dir"]) / "secrets.json"
         console.print(f"Auth: [green]on[/green] (passwords in {secrets}, readable by you only)")

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -25,6 +26,18 @@ def parse_address(text: str) -> Address:
 def format_address(address: Address) -> str:
     host, port = address
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def tls_options(ca_file: str | Path | None) -> dict[str, Any]:
+    """redis-py's options for TLS that verifies the server's certificate; none without a CA."""
+    if ca_file is None:
+        return {}
+    return {
+        "ssl": True,
+        "ssl_ca_certs": str(ca_file),
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+    }
 
 
 WINDOWS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
@@ -66,6 +79,11 @@ class Settings(BaseSettings):
     )
     redis_password: SecretStr | None = None
     sentinel_password: SecretStr | None = None
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description="Speak TLS to the data nodes and the sentinels, verifying their "
+        "certificates with this CA (PEM).",
+    )
     key_prefix: str = ""
     read_from: Literal["master", "replica_preferred"] = Field(
         default="master",

@@ -7,11 +7,13 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from sentinel_board.config import Address, format_address
+from sentinel_board.config import Address, format_address, tls_options
 
 DEDUP_WINDOW = 5.0
 RECONNECT_DELAY = 0.5
@@ -54,14 +56,14 @@ def concerns(event: SentinelEvent) -> str:
 
 
 async def _listen(
-    address: Address, password: str | None, queue: asyncio.Queue[SentinelEvent]
+    address: Address, options: dict[str, Any], queue: asyncio.Queue[SentinelEvent]
 ) -> None:
     where = format_address(address)
     while True:
         client = Redis(
             host=address[0],
             port=address[1],
-            password=password,
+            **options,
             socket_timeout=None,
             socket_connect_timeout=0.5,
             decode_responses=True,
@@ -83,11 +85,12 @@ async def _listen(
 
 
 async def sentinel_events(
-    sentinels: list[Address], *, password: str | None = None
+    sentinels: list[Address], *, password: str | None = None, tls_ca: str | Path | None = None
 ) -> AsyncIterator[SentinelEvent]:
     """Listen to every sentinel, reconnecting to any that dies; yield each event once."""
     queue: asyncio.Queue[SentinelEvent] = asyncio.Queue()
-    tasks = [asyncio.create_task(_listen(address, password, queue)) for address in sentinels]
+    options = {"password": password, **tls_options(tls_ca)}
+    tasks = [asyncio.create_task(_listen(address, options, queue)) for address in sentinels]
     seen: dict[tuple[str, str], float] = {}
     try:
         while True:

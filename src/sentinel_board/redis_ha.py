@@ -26,7 +26,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from sentinel_board.config import Address, Settings, format_address
+from sentinel_board.config import Address, Settings, format_address, tls_options
 from sentinel_board.events import SentinelEvent, parse_switch_master, sentinel_events
 
 T = TypeVar("T")
@@ -170,6 +170,7 @@ class RedisHA:
             port=address[1],
             username=None if sentinel else s.redis_username,
             password=password.get_secret_value() if password else None,
+            **tls_options(s.tls_ca_file),
             socket_timeout=timeout,
             socket_connect_timeout=s.sentinel_timeout if sentinel else s.connect_timeout,
             retry=_no_retry(),
@@ -184,7 +185,9 @@ class RedisHA:
     async def _watch_sentinels(self) -> None:
         password = self.settings.sentinel_password
         events = sentinel_events(
-            self.settings.sentinels, password=password.get_secret_value() if password else None
+            self.settings.sentinels,
+            password=password.get_secret_value() if password else None,
+            tls_ca=self.settings.tls_ca_file,
         )
         async for event in events:
             logger.info(

@@ -132,7 +132,7 @@ async def _exercise(scenario: Scenario, drill: Drill, result: Result) -> None:
     topology = drill.topology
 
     async def listen() -> None:
-        events = sentinel_events(topology.sentinel_addresses, password=topology.sentinel_password)
+        events = sentinel_events(topology.sentinel_addresses, **topology.sentinel_options)
         async for event in events:
             drill.events.append(event)
 

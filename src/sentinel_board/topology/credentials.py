@@ -48,7 +48,7 @@ class Credentials:
 
 def write_private(path: Path, text: str) -> None:
     """Create or replace `path` with mode 0600 from the first byte on."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(descriptor, 0o600)
     with os.fdopen(descriptor, "w") as file:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sentinel_board.topology import netns, probe, process, render
+from sentinel_board.topology import certificates, netns, probe, process, render
+from sentinel_board.topology.certificates import TLSFiles
 from sentinel_board.topology.credentials import Credentials, write_private
 from sentinel_board.topology.layout import Node, TopologyError, TopologySpec
 
@@ -47,6 +48,16 @@ class Topology:
         self.sentinel_nodes = spec.sentinel_nodes
         self.app = spec.app_node
         self.credentials = Credentials.load_or_create(spec.run_dir) if spec.auth else None
+        self.tls = TLSFiles.in_dir(spec.run_dir) if spec.tls else None
+
+    @property
+    def sentinel_options(self) -> dict[str, Any]:
+        """How to reach the sentinels, as `events.sentinel_events` takes it."""
+        return {"password": self.sentinel_password, "tls_ca": self.tls_ca}
+
+    @property
+    def tls_ca(self) -> str | None:
+        return str(self.tls.ca) if self.tls else None
 
     @property
     def sentinel_password(self) -> str | None:
@@ -60,10 +71,15 @@ class Topology:
 
     def ask(self, node: Node, *args: str | int, timeout: float = probe.TIMEOUT) -> Any:
         """`node`'s answer to a command, or None when it does not answer."""
-        return probe.ask(node.host, node.port, *args, timeout=timeout, password=self.password(node))
+        return probe.ask(
+            node.host, node.port, *args,
+            timeout=timeout, password=self.password(node), tls_ca=self.tls_ca,
+        )  # fmt: skip
 
     def info(self, node: Node, section: str) -> dict[str, Any]:
-        return probe.info(node.host, node.port, section, password=self.password(node))
+        return probe.info(
+            node.host, node.port, section, password=self.password(node), tls_ca=self.tls_ca
+        )
 
     @classmethod
     def open(cls, run_dir: Path) -> Topology:
@@ -121,7 +137,11 @@ class Topology:
                     f"choose other ports with {option.get(node.kind, '--app-port')}",
                 )
         spec.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        spec.run_dir.chmod(0o700)  # data, configs with passwords, keys: the owner's only
         spec.save()
+        if topology.tls is not None and not topology.tls.exist():
+            hosts = [spec.host, *(n.host for n in [*topology.data_nodes, *topology.sentinel_nodes])]
+            certificates.create(topology.tls, hosts)
         # For `sentinel-board serve` by hand: set -a; . .sentinel-board/app.env; set +a
         env = "".join(f"{k}={v}\n" for k, v in topology.app_env().items())
         write_private(spec.run_dir / "app.env", env)
@@ -148,7 +168,11 @@ class Topology:
                 write_private(
                     node.config_path,
                     render.redis_conf(
-                        self.spec, node, None if node is master else master, self.credentials
+                        self.spec,
+                        node,
+                        None if node is master else master,
+                        self.credentials,
+                        self.tls,
                     ),
                 )
             elif node is not master:
@@ -189,7 +213,7 @@ class Topology:
             if not resume or not node.config_path.exists():
                 write_private(
                     node.config_path,
-                    render.sentinel_conf(self.spec, node, master, self.credentials),
+                    render.sentinel_conf(self.spec, node, master, self.credentials, self.tls),
                 )
             self._spawn(node, [binary, str(node.config_path), "--sentinel"])
         wait_for("the sentinels agreeing on the master", self.sentinels_agree)
@@ -215,6 +239,7 @@ class Topology:
             # With no replica, no write could ever be confirmed by one.
             "SENTINEL_BOARD_MIN_REPLICA_ACKS": str(min(1, len(self.data_nodes) - 1)),
             **(self.credentials.app_env() if self.credentials else {}),
+            **({"SENTINEL_BOARD_TLS_CA_FILE": str(self.tls.ca)} if self.tls else {}),
         }
 
     def _spawn(self, node: Node, argv: list[str], env: dict[str, str] | None = None) -> int:

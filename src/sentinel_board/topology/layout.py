@@ -64,6 +64,8 @@ class TopologySpec:
     netns_subnet: int | None = None
     # Passwords and ACL users on every node (see topology/credentials.py); False: none at all.
     auth: bool = True
+    # TLS only, with a CA and a certificate generated into the run dir (topology/certificates.py).
+    tls: bool = False
     # The app's user may touch only the keys under this prefix (a glob: tests use "*").
     app_key_prefix: str = ""
 
@@ -98,6 +100,7 @@ class TopologySpec:
         keep = [
             *("host", "data_ports", "sentinel_ports", "quorum"),
             *("down_after_ms", "failover_timeout_ms", "master_name", "netns_subnet", "auth"),
+            "tls",
         ]
         return all(getattr(self, name) == getattr(other, name) for name in keep)
 

@@ -12,12 +12,19 @@ TIMEOUT = 0.3
 
 
 def client(
-    host: str, port: int, timeout: float = TIMEOUT, password: str | None = None
+    host: str,
+    port: int,
+    timeout: float = TIMEOUT,
+    password: str | None = None,
+    tls_ca: str | None = None,
 ) -> redis.Redis:
     return redis.Redis(
         host=host,
         port=port,
         password=password,
+        ssl=tls_ca is not None,
+        ssl_ca_certs=tls_ca,
+        ssl_check_hostname=tls_ca is not None,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
@@ -31,17 +38,20 @@ def ask(
     *args: str | int,
     timeout: float = TIMEOUT,
     password: str | None = None,
+    tls_ca: str | None = None,
 ) -> Any:
     try:
-        with client(host, port, timeout, password) as conn:
+        with client(host, port, timeout, password, tls_ca) as conn:
             return conn.execute_command(*args)
     except (redis.RedisError, OSError):
         return None
 
 
-def info(host: str, port: int, section: str, password: str | None = None) -> dict[str, Any]:
+def info(
+    host: str, port: int, section: str, password: str | None = None, tls_ca: str | None = None
+) -> dict[str, Any]:
     try:
-        with client(host, port, password=password) as conn:
+        with client(host, port, password=password, tls_ca=tls_ca) as conn:
             return dict(conn.info(section))
     except (redis.RedisError, OSError):
         return {}

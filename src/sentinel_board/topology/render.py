@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from sentinel_board.topology.certificates import TLSFiles
 from sentinel_board.topology.credentials import (
     APP_USER,
     REPLICA_USER,
@@ -48,12 +49,32 @@ def _data_auth(spec: TopologySpec, secrets: Credentials) -> list[str]:
     ]
 
 
+def _listen(node: Node, tls: TLSFiles | None) -> list[str]:
+    """Plain TCP on the node's port, or TLS only: for clients, replication and sentinels."""
+    if tls is None:
+        return [f"port {node.port}"]
+    return [
+        "port 0",
+        f"tls-port {node.port}",
+        f'tls-cert-file "{tls.cert}"',
+        f'tls-key-file "{tls.key}"',
+        f'tls-ca-cert-file "{tls.ca}"',
+        # Clients prove who they are with their password; the nodes prove it with TLS.
+        "tls-auth-clients no",
+        "tls-replication yes",
+    ]
+
+
 def redis_conf(
-    spec: TopologySpec, node: Node, master: Node | None, secrets: Credentials | None
+    spec: TopologySpec,
+    node: Node,
+    master: Node | None,
+    secrets: Credentials | None,
+    tls: TLSFiles | None = None,
 ) -> str:
     lines = [
         *_bind(node, secrets is not None),
-        f"port {node.port}",
+        *_listen(node, tls),
         "daemonize no",
         f'dir "{node.dir}"',
         "appendonly yes",
@@ -71,11 +92,17 @@ def redis_conf(
     return HEADER.format(name=node.name) + "\n".join(lines) + "\n"
 
 
-def sentinel_conf(spec: TopologySpec, node: Node, master: Node, secrets: Credentials | None) -> str:
+def sentinel_conf(
+    spec: TopologySpec,
+    node: Node,
+    master: Node,
+    secrets: Credentials | None,
+    tls: TLSFiles | None = None,
+) -> str:
     name = spec.master_name
     lines = [
         *_bind(node, secrets is not None),
-        f"port {node.port}",
+        *_listen(node, tls),
         "daemonize no",
         f'dir "{node.dir}"',
         f"sentinel monitor {name} {master.host} {master.port} {spec.quorum}",

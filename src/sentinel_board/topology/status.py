@@ -82,4 +82,5 @@ def collect(topology: Topology) -> dict[str, Any]:
         "quorum_ok": quorum_ok,
         # Whether the nodes ask for passwords; the passwords themselves are never shown.
         "auth": spec.auth,
+        "tls": spec.tls,
     }
