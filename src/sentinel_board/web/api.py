@@ -11,13 +11,33 @@ from sentinel_board.web.validation import idempotency_key, message_text
 
 router = APIRouter(prefix="/api", tags=["messages"])
 
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API: what is wrong, in one sentence."""
+
+    detail: str
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"description": "No Redis master within the failover deadline; retry after Retry-After."}
+    403: _error("A cross-site request (Origin or Sec-Fetch-Site from another site)."),
+    503: _error("No Redis master within the failover deadline; retry after Retry-After."),
+}
+INVALID: dict[int | str, dict[str, Any]] = {
+    413: _error("The body is over SENTINEL_BOARD_MAX_BODY_BYTES."),
+    422: _error("What is wrong with the request, field by field."),
 }
 
 
 class NewMessage(BaseModel):
-    message: str = Field(description="The text; not blank, at most max_message_length characters.")
+    message: str = Field(
+        description="The text, stored exactly as sent: not blank, at most "
+        "SENTINEL_BOARD_MAX_MESSAGE_LENGTH characters (1000 by default), no control characters "
+        "but newline, carriage return and tab."
+    )
 
 
 class MessageOut(BaseModel):
@@ -53,9 +73,10 @@ def _out(message: Message) -> MessageOut:
     "/messages",
     status_code=201,
     responses={
-        409: {"description": "Idempotency-Key reused for another message"},
-        429: {"description": "Over SENTINEL_BOARD_RATE_LIMIT; retry after Retry-After."},
+        409: _error("Idempotency-Key reused for another message"),
+        429: _error("Over SENTINEL_BOARD_RATE_LIMIT; retry after Retry-After."),
         **UNAVAILABLE,
+        **INVALID,
     },
 )
 async def create_message(
@@ -83,7 +104,7 @@ async def create_message(
     return CreatedMessage(**_out(pushed.message).model_dump(), unread_count=pushed.unread_count)
 
 
-@router.get("/messages", responses=UNAVAILABLE)
+@router.get("/messages", responses={**UNAVAILABLE, **INVALID})
 async def list_messages(
     store: Store,
     settings: AppSettings,
