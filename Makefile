@@ -8,8 +8,10 @@ PYTEST_ARGS ?=
 
 REDIS := redis-server=redis-server redis-sentinel=redis-sentinel
 BROWSER := chromium=chromium
+LOAD := wrk=wrk redis-benchmark=redis-tools
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run test lint redis browser clean
+.PHONY: run test lint bench redis browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -32,9 +34,18 @@ run: $(STAMP) redis
 test: $(STAMP) redis browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
+# Our app and the reference peer (../shared/peers/naive_flask) side by side, driven by wrk.
+bench: $(BENCH_STAMP) redis
+	@scripts/ensure-commands $(LOAD)
+	$(BIN)/python -m bench.run $(ARGS)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 clean:

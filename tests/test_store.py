@@ -89,6 +89,16 @@ async def test_read_group_gives_the_newest_of_each_list_and_both_totals(
     assert (group.unread_total, group.read_total) == (4, 5)
 
 
+async def test_read_group_pages_back_by_offset(store: MessageStore) -> None:
+    for i in range(7):
+        await store.push(f"m{i}")
+    await store.flush()
+    pages = [[m.message for m in (await store.read_group(3, offset)).read] for offset in (0, 3, 6)]
+    assert pages == [["m4", "m5", "m6"], ["m1", "m2", "m3"], ["m0"]]
+    beyond = await store.read_group(3, 7)
+    assert (beyond.read, beyond.read_total) == ([], 7)
+
+
 async def test_flush_moves_everything_to_the_end_of_read_in_order(store: MessageStore) -> None:
     await store.push("a")
     await store.flush()

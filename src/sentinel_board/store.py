@@ -160,13 +160,15 @@ class MessageStore:
 
         return await self.redis.read(llen, stale_ok=True)
 
-    async def read_group(self, limit: int) -> MessageGroup:
-        """The newest `limit` of each list (oldest first), with both totals, as one snapshot."""
+    async def read_group(self, limit: int, offset: int = 0) -> MessageGroup:
+        """`limit` messages of each list (oldest first) after skipping its `offset` newest,
+        with both totals, as one snapshot. O(offset + limit), whatever the lists' length."""
+        start, stop = -(offset + limit), -(offset + 1)
 
         async def snapshot(client: Redis) -> list[Any]:
             pipe = client.pipeline(transaction=True)
-            pipe.lrange(self.unread_key, -limit, -1)
-            pipe.lrange(self.read_key, -limit, -1)
+            pipe.lrange(self.unread_key, start, stop)
+            pipe.lrange(self.read_key, start, stop)
             pipe.llen(self.unread_key)
             pipe.llen(self.read_key)
             return list(await pipe.execute())

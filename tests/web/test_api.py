@@ -91,6 +91,16 @@ async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
     assert "JSON decode error" in response.json()["detail"]
 
 
+async def test_list_messages_pages_back_with_offset(client: httpx.AsyncClient) -> None:
+    for i in range(5):
+        await client.post("/api/messages", json={"message": f"api-page-{i}"})
+    body = (await client.get("/api/messages", params={"limit": 2, "offset": 1})).json()
+    assert [m["message"] for m in body["unread"]] == ["api-page-2", "api-page-3"]
+    assert body["unread_total"] == 5
+    refused = await client.get("/api/messages", params={"offset": -1})
+    assert refused.status_code == 422 and "offset" in refused.json()["detail"]
+
+
 @pytest.mark.parametrize("limit", ["0", "-1", "1001", "many"])
 async def test_bad_limit_is_422(client: httpx.AsyncClient, limit: str) -> None:
     response = await client.get("/api/messages", params={"limit": limit})

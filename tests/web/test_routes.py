@@ -5,6 +5,9 @@ import re
 import httpx
 import pytest
 
+from sentinel_board.config import Settings
+from tests.helpers import app_client
+
 
 async def count_in(response: httpx.Response) -> int:
     match = re.search(r'data-unread="(\d+)"', response.text)
@@ -116,3 +119,20 @@ async def test_a_message_of_exactly_the_limit_is_taken(client: httpx.AsyncClient
 async def test_static_assets_are_served(client: httpx.AsyncClient) -> None:
     for name in ("style.css", "board.js", "messages.js", "favicon.svg"):
         assert (await client.get(f"/static/{name}")).status_code == 200
+
+
+async def test_the_messages_page_pages_back_through_read(settings: Settings) -> None:
+    small = settings.model_copy(update={"page_limit": 2})
+    async with app_client(small) as client:
+        for i in range(5):
+            await client.post("/api/messages", json={"message": f"page-{i}"})
+        await client.post("/api/messages/flush")
+        newest = (await client.get("/messages")).text
+        assert "4\u20135 of 5" in newest and 'href="/messages?offset=2">older' in newest
+        assert "page-4" in newest and "page-2" not in newest
+        middle = (await client.get("/messages", params={"offset": 2})).text
+        assert "2\u20133 of 5" in middle and "page-2" in middle and "page-4" not in middle
+        assert 'href="/messages?offset=4">older' in middle
+        assert 'href="/messages?offset=0">newer' in middle
+        oldest = (await client.get("/messages", params={"offset": 4})).text
+        assert "1\u20131 of 5" in oldest and ">older<" not in oldest

@@ -109,10 +109,13 @@ async def list_messages(
     store: Store,
     settings: AppSettings,
     limit: Annotated[int | None, Query(ge=1, description="Newest messages of each list.")] = None,
+    offset: Annotated[
+        int, Query(ge=0, description="Skip this many newest messages of each list: page back.")
+    ] = 0,
 ) -> MessagePage:
     if limit is not None and limit > settings.max_page_limit:
         raise HTTPException(422, f"limit: at most {settings.max_page_limit}")
-    group = await store.read_group(limit or settings.page_limit)
+    group = await store.read_group(limit or settings.page_limit, offset)
     return MessagePage(
         unread=[_out(m) for m in group.unread],
         read=[_out(m) for m in group.read],

@@ -8,12 +8,12 @@ from sentinel_board.config import Settings
 from sentinel_board.store import MessageStore
 
 
-def _store(request: Request) -> MessageStore:
+async def _store(request: Request) -> MessageStore:  # async: no thread hop per request
     store: MessageStore = request.app.state.store
     return store
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

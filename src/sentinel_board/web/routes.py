@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -32,6 +32,7 @@ def _page_context(request: Request) -> dict[str, object]:
 templates = Jinja2Templates(
     directory=Path(__file__).parent / "templates", context_processors=[_page_context]
 )
+templates.env.auto_reload = False  # the profile: a stat() of the template file per render
 router = APIRouter(include_in_schema=False)
 
 
@@ -68,9 +69,12 @@ async def unread_size(request: Request, store: Store) -> HTMLResponse:
 
 
 @router.get("/messages", response_class=HTMLResponse)
-async def messages(request: Request, store: Store, settings: AppSettings) -> HTMLResponse:
-    group = await store.read_group(settings.page_limit)
-    return templates.TemplateResponse(request, "messages.html", {"group": group})
+async def messages(
+    request: Request, store: Store, settings: AppSettings, offset: Annotated[int, Query(ge=0)] = 0
+) -> HTMLResponse:
+    group = await store.read_group(settings.page_limit, offset)
+    context = {"group": group, "offset": offset, "limit": settings.page_limit}
+    return templates.TemplateResponse(request, "messages.html", context)
 
 
 @router.post("/messages/flush", status_code=204)

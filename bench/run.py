@@ -1,0 +1,217 @@
+"""`make bench`: sentinel-board and the seed's literal translation, side by side, one topology.
+
+python -m bench.run [--seconds S] [--connections C] [--workers N] [--json FILE] [--skip-scale]
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bench import scale
+from bench.load import Figures, wrk
+from bench.servers import Server, start_ours, start_peer
+from sentinel_board.topology import Topology, TopologySpec
+from sentinel_board.topology.ports import free_port
+
+console = Console(width=max(120, Console().width))
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    path: str
+    script: str | None = None
+    seed: int = 0  # messages in UNREAD and in READ before the run
+    peer: bool = True  # the peer has no JSON API
+
+
+WORKLOADS = [
+    Workload("POST /message", "/message", "post_form.lua"),
+    Workload("GET /unread-list/size", "/unread-list/size"),
+    Workload("GET /messages", "/messages", seed=100),
+    Workload("POST /api/messages", "/api/messages", "post_api.lua", peer=False),
+    Workload("mix 70/25/5", "/", "mix.lua", seed=100),
+]
+SCALING = [WORKLOADS[0], WORKLOADS[1]]
+
+
+@dataclass(frozen=True)
+class Row:
+    workload: str
+    server: str
+    figures: Figures
+
+
+class Bench:
+    def __init__(self, topology: Topology, seconds: float, connections: int) -> None:
+        self.topology = topology
+        self.seconds = seconds
+        self.connections = connections
+        master = topology.node(topology.master_name() or "")
+        self.master = (master.host, master.port)
+        self.password = topology.password(master)
+        self.redis = scale.admin(*self.master, self.password)
+        self.rows: list[Row] = []
+
+    def reset(self, seed: int) -> None:
+        self.redis.delete("UNREAD", "READ")
+        if seed:
+            scale.fill(self.redis, "UNREAD", seed)
+            scale.fill(self.redis, "READ", seed)
+
+    def load(self, server: Server, workload: Workload, label: str | None = None) -> Figures:
+        self.reset(workload.seed)
+        figures = wrk(server.url, workload.path, script=workload.script,
+                      seconds=self.seconds, connections=self.connections)  # fmt: skip
+        self.rows.append(Row(label or workload.name, server.name, figures))
+        console.print(f"  {label or workload.name:<28} {server.name:<32} {figures.rps:>9.0f} req/s")
+        return figures
+
+
+def redis_benchmark(host: str, port: int, password: str | None) -> dict[str, float]:
+    """The Redis commands one request costs, alone: what Redis itself can do (requests/s)."""
+    commands = {
+        "LLEN (the count)": ["LLEN", "UNREAD"],
+        "RPUSH (a post's write)": ["RPUSH", "bench:rpush", "x" * 120],
+        "LRANGE -100 -1 (a page)": ["LRANGE", "READ", "-100", "-1"],
+    }
+    found = {}
+    for label, command in commands.items():
+        argv = ["redis-benchmark", "-h", host, "-p", str(port), "-n", "100000", "-c", "50", "-q"]
+        argv += ["-a", password] if password else []
+        out = subprocess.run([*argv, *command], capture_output=True, text=True, check=True).stdout
+        rate = out.rsplit(":", 1)[-1].split("requests per second")[0]
+        found[label] = float(rate.split()[-1])
+    return found
+
+
+def _post_flush(url: str) -> None:
+    request = urllib.request.Request(url + "/api/messages/flush", method="POST")
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        assert answer.status == 200
+
+
+def scale_figures(bench: Bench, ours: Server) -> dict[str, Any]:
+    page = [Workload("GET /messages", "/messages"), Workload("GET /api/messages", "/api/messages")]
+    figures: dict[str, Any] = {}
+    # 10: a short page; 100: a full page (the default limit); a million: the same full page.
+    for read in (10, 100, 1_000_000):
+        bench.redis.delete("UNREAD", "READ")
+        scale.fill(bench.redis, "READ", read)
+        for workload in page:
+            label = f"{workload.name}, {read:,} read"
+            result = wrk(ours.url, workload.path, script=None, seconds=bench.seconds / 2,
+                         connections=bench.connections)  # fmt: skip
+            bench.rows.append(Row(label, ours.name, result))
+            figures[label] = asdict(result)
+            console.print(f"  {label:<40} {result.rps:>9.0f} req/s, p99 {result.p99_ms:.1f} ms")
+    watcher = scale.admin(*bench.master, bench.password)
+    flush = scale.flush_figures(bench.redis, watcher, lambda: _post_flush(ours.url), 100_000)
+    figures["flush"] = asdict(flush)
+    figures["bytes_per_message"] = scale.bytes_per_message(bench.redis, 100_000)
+    bench.redis.delete("UNREAD", "READ")
+    return figures
+
+
+def report(bench: Bench, extra: dict[str, Any]) -> None:
+    peer = {row.workload: row.figures for row in bench.rows if row.server.startswith("naive")}
+    table = Table(title="HTTP, wrk -t2, same machine", title_justify="left")
+    for column in ("workload", "server", "req/s", "p50 ms", "p99 ms", "errors", "vs peer"):
+        table.add_column(column, justify="left" if column in ("workload", "server") else "right")
+    for row in bench.rows:
+        f, base = row.figures, peer.get(row.workload)
+        ratio = f"{f.rps / base.rps:.1f}x" if base and not row.server.startswith("naive") else ""
+        table.add_row(row.workload, row.server, f"{f.rps:,.0f}", f"{f.p50_ms:.1f}",
+                      f"{f.p99_ms:.1f}", str(f.errors), ratio)  # fmt: skip
+    console.print(table)
+    redis_table = Table(title="redis-benchmark on the master (-c 50)", title_justify="left")
+    redis_table.add_column("command")
+    redis_table.add_column("req/s", justify="right")
+    for label, rate in extra["redis_benchmark"].items():
+        redis_table.add_row(label, f"{rate:,.0f}")
+    console.print(redis_table)
+    if "scale" in extra:
+        flush = extra["scale"]["flush"]
+        console.print(
+            f"Flush of {flush['messages']:,} unread: {flush['seconds']:.2f} s; another client "
+            f"waited at most {flush['longest_ping_ms']:.1f} ms for a PING; the longest command "
+            f"Redis ran: {flush['longest_command_ms']:.0f} ms. Memory per stored message: "
+            f"{extra['scale']['bytes_per_message']:.0f} bytes."
+        )
+
+
+@click.command()
+@click.option("--seconds", default=10.0, show_default=True, help="Per wrk run.")
+@click.option("--connections", default=64, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="Our app's workers.")
+@click.option("--scaling/--no-scaling", default=True, help="Also 1, 2 and 4 workers.")
+@click.option("--skip-scale", is_flag=True, help="No million-message figures (faster).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None)
+def main(seconds: float, connections: int, workers: int, scaling: bool, skip_scale: bool,
+         json_path: Path | None) -> None:  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="sentinel-board-bench-") as folder:
+        spec = TopologySpec(
+            run_dir=Path(folder) / "topology", app_port=None,
+            data_ports=tuple(free_port() for _ in range(3)),
+            sentinel_ports=tuple(free_port() for _ in range(3)),
+        )  # fmt: skip
+        console.print("Starting the topology (auth on, every write WAITs for a replica)...")
+        topology = Topology.up(spec)
+        servers: list[Server] = []
+        try:
+            bench = Bench(topology, seconds, connections)
+            ours = start_ours(topology, free_port(), workers, Path(folder))
+            peer = start_peer(topology, free_port(), Path(folder))
+            servers += [ours, peer]
+            console.print("Side by side:")
+            for workload in WORKLOADS:
+                bench.load(ours, workload)
+                if workload.peer:
+                    bench.load(peer, workload)
+            bench.load(ours, Workload("GET /healthz (floor: no Redis)", "/healthz"))
+            peer.stop()
+            servers.remove(peer)
+            if scaling:
+                console.print("Workers:")
+                ours.stop()
+                servers.remove(ours)
+                for count in (1, 2, 4):
+                    server = start_ours(topology, free_port(), count, Path(folder))
+                    servers.append(server)
+                    for workload in SCALING:
+                        bench.load(server, workload, f"{workload.name} [workers]")
+                    server.stop()
+                    servers.remove(server)
+                ours = start_ours(topology, free_port(), workers, Path(folder))
+                servers.append(ours)
+            extra: dict[str, Any] = {
+                "redis_benchmark": redis_benchmark(*bench.master, bench.password)
+            }
+            if not skip_scale:
+                console.print("Scale:")
+                extra["scale"] = scale_figures(bench, ours)
+            report(bench, extra)
+            if json_path:
+                rows = [{"workload": r.workload, "server": r.server, **asdict(r.figures)}
+                        for r in bench.rows]  # fmt: skip
+                data = {"seconds": seconds, "connections": connections, "rows": rows, **extra}
+                json_path.write_text(json.dumps(data, indent=2) + "\n")
+                console.print(f"Figures written to {json_path}")
+        finally:
+            for server in servers:
+                server.stop()
+            topology.down()
+
+
+if __name__ == "__main__":
+    main()

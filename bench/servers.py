@@ -1,0 +1,78 @@
+"""The apps under test, started by pid and stopped by pid: ours, and the reference peer."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentinel_board.topology import Topology, process
+
+PEER = Path(
+    os.environ.get("NAIVE_FLASK_DIR")
+    or Path(__file__).resolve().parents[2] / "shared" / "peers" / "naive_flask"
+)
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    pid: int
+
+    def stop(self) -> None:
+        process.stop(self.pid)
+
+
+def _ready(url: str, deadline: float, pid: int, log: Path) -> None:
+    while time.monotonic() < deadline:
+        if not process.is_alive(pid):
+            raise RuntimeError(f"{url} exited; its log: {log}\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within the deadline; its log: {log}")
+
+
+def start_ours(topology: Topology, port: int, workers: int, folder: Path) -> Server:
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "sentinel_board", "serve", "--port", str(port)]
+    command += ["--workers", str(workers), "--log-level", "warning"]
+    log = folder / f"ours-{workers}.log"
+    pid = process.spawn(
+        command, workdir=folder, pid_path=folder / f"ours-{workers}.pid", log_path=log,
+        env=topology.app_env(),
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    _ready(url + "/readyz", time.monotonic() + 30, pid, log)
+    return Server(f"sentinel-board, {workers} worker{'s' if workers > 1 else ''}", url, pid)
+
+
+def start_peer(topology: Topology, port: int, folder: Path) -> Server:
+    """The seed translated literally: Flask, sync redis-py Sentinel, gunicorn with 4 workers."""
+    if not (PEER / "app.py").exists():
+        raise RuntimeError(f"the reference peer is not at {PEER}")
+    assert topology.credentials is not None
+    env = {
+        "SENTINELS": ",".join(f"{h}:{p}" for h, p in topology.sentinel_addresses),
+        # The peer knows no ACL user: it signs in as the default user.
+        "REDIS_PASSWORD": topology.credentials.admin,
+        "SENTINEL_PASSWORD": topology.credentials.sentinel,
+    }
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    command = [gunicorn, "-w", "4", "-b", f"127.0.0.1:{port}", "--chdir", str(PEER), "app:app"]
+    log = folder / "peer.log"
+    pid = process.spawn(
+        command, workdir=folder, pid_path=folder / "peer.pid", log_path=log, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    _ready(url + "/unread-list/size", time.monotonic() + 30, pid, log)
+    return Server("naive_flask, 4 workers", url, pid)
