@@ -21,7 +21,7 @@ from bench import scale
 from bench.load import Figures, wrk
 from bench.servers import Server, start_ours, start_peer
 from sentinel_board.topology import Topology, TopologySpec
-from sentinel_board.topology.ports import free_port
+from sentinel_board.topology.ports import free_port, free_ports
 
 console = Console(width=max(120, Console().width))
 
@@ -160,10 +160,10 @@ def report(bench: Bench, extra: dict[str, Any]) -> None:
 def main(seconds: float, connections: int, workers: int, scaling: bool, skip_scale: bool,
          json_path: Path | None) -> None:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="sentinel-board-bench-") as folder:
+        ports = free_ports(6)
         spec = TopologySpec(
             run_dir=Path(folder) / "topology", app_port=None,
-            data_ports=tuple(free_port() for _ in range(3)),
-            sentinel_ports=tuple(free_port() for _ in range(3)),
+            data_ports=ports[:3], sentinel_ports=ports[3:],
         )  # fmt: skip
         console.print("Starting the topology (auth on, every write WAITs for a replica)...")
         topology = Topology.up(spec)

@@ -13,19 +13,20 @@ from sentinel_board.config import Address, Settings
 from sentinel_board.redis_ha import RedisHA
 from sentinel_board.store import MessageStore
 from sentinel_board.topology import Topology, TopologySpec, probe, process, render
-from sentinel_board.topology.ports import free_port
+from sentinel_board.topology.ports import free_ports
 from tests.helpers import app_client, settings_for, wait_until
 
 TEST_DOWN_AFTER_MS = 1000
 
 
-def local_spec(run_dir: Path, **overrides: Any) -> TopologySpec:
-    """A topology on free ports, without the app, failing over fast."""
+def local_spec(run_dir: Path, *, app: bool = False, **overrides: Any) -> TopologySpec:
+    """A topology on free ports failing over fast; with the app (`app=True`) or without."""
+    ports = free_ports(7)
     fields: dict[str, Any] = {
         "run_dir": run_dir,
-        "data_ports": tuple(free_port() for _ in range(3)),
-        "sentinel_ports": tuple(free_port() for _ in range(3)),
-        "app_port": None,
+        "data_ports": ports[:3],
+        "sentinel_ports": ports[3:6],
+        "app_port": ports[6] if app else None,
         "down_after_ms": TEST_DOWN_AFTER_MS,
         "failover_timeout_ms": 5000,
         "app_key_prefix": "*",  # each test's keys have a prefix of their own
@@ -106,7 +107,7 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Address, Address]]:
     """A master and its replica with no sentinel watching, for a test to swap by hand."""
-    spec = local_spec(tmp_path, data_ports=(free_port(), free_port()))
+    spec = local_spec(tmp_path, data_ports=free_ports(2))
     first, second = spec.data_nodes
     binary = process.redis_binary(spec.redis_server)
     pids = []

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from sentinel_board.topology import Topology, TopologyError, TopologySpec, probe, process
-from sentinel_board.topology.ports import free_port
+from sentinel_board.topology.ports import free_ports
 from sentinel_board.topology.status import collect
 from tests.conftest import local_spec
 from tests.helpers import wait_until
@@ -187,9 +187,7 @@ def test_down_stops_everything_by_pid_and_keeps_data_unless_purged(tmp_path: Pat
 
 
 def test_a_failed_up_stops_what_it_started_and_can_be_retried(tmp_path: Path) -> None:
-    spec = local_spec(
-        tmp_path, app_port=free_port(), extra_env={"SENTINEL_BOARD_SENTINELS": "nonsense"}
-    )
+    spec = local_spec(tmp_path, app=True, extra_env={"SENTINEL_BOARD_SENTINELS": "nonsense"})
     with pytest.raises(TopologyError, match="the app exited") as caught:
         Topology.up(spec)
     assert "SENTINEL_BOARD_SENTINELS" in str(caught.value), "the app's log tail is shown"
@@ -237,6 +235,37 @@ def test_refuses_redis_older_than_6_2(tmp_path: Path) -> None:
     old.chmod(0o755)
     with pytest.raises(TopologyError, match=r"is Redis 6\.0\.16; 6\.2 or newer is needed"):
         Topology.up(local_spec(tmp_path / "run", redis_server=str(old)))
+
+
+def test_a_sentinel_that_cannot_start_is_named_with_its_log(tmp_path: Path) -> None:
+    real = process.redis_binary("redis-server")
+    wrapper = tmp_path / "redis-server"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *--sentinel*) echo "Sentinel refuses to start: a test"; exit 1;; esac\n'
+        f'exec {real} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    spec = local_spec(tmp_path / "run", redis_server=str(wrapper))
+    with pytest.raises(TopologyError, match="sentinel-1 exited") as caught:
+        Topology.up(spec)
+    assert "Sentinel refuses to start: a test" in str(caught.value)
+    assert not Topology(spec).running(), "the data nodes it started are stopped"
+
+
+def test_refuses_a_port_given_twice() -> None:
+    with pytest.raises(TopologyError, match="port 7000 is given to two nodes"):
+        TopologySpec(data_ports=(7000, 7001), sentinel_ports=(7002, 7000), quorum=1)
+    with pytest.raises(TopologyError, match="port 7001 is given to two nodes"):
+        TopologySpec(data_ports=(7001,), sentinel_ports=(7002,), app_port=7001, quorum=1)
+
+
+def test_free_ports_are_distinct_and_free() -> None:
+    ports = free_ports(50)
+    assert len(set(ports)) == 50
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
 
 
 def test_refuses_a_quorum_larger_than_the_sentinels() -> None:

@@ -15,7 +15,6 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from sentinel_board.topology import Topology
-from sentinel_board.topology.ports import free_port
 from tests.conftest import local_spec
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -40,7 +39,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     """The board as `make run` starts it: a topology with the app in front."""
-    started = Topology.up(local_spec(tmp_path_factory.mktemp("board"), app_port=free_port()))
+    started = Topology.up(local_spec(tmp_path_factory.mktemp("board"), app=True))
     yield started
     started.down()
 
@@ -122,7 +121,7 @@ async def kill(topology: Topology, role: str) -> None:
 async def test_the_status_page_follows_a_failover_live(
     make_topology: Callable[..., Topology], page: Page
 ) -> None:
-    topology = make_topology(app_port=free_port())
+    topology = make_topology(app=True)
     old = topology.node(topology.master_name() or "")
     await page.goto(f"{topology.spec.app_url}/status")
     await expect(page.locator("#live")).to_have_attribute("data-state", "live")

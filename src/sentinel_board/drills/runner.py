@@ -20,7 +20,7 @@ from sentinel_board.drills.scenarios import Scenario
 from sentinel_board.drills.workload import Record, Workload
 from sentinel_board.events import sentinel_events
 from sentinel_board.topology import Topology, TopologySpec, netns
-from sentinel_board.topology.ports import free_port
+from sentinel_board.topology.ports import free_ports
 
 WARM_UP_ACKS = 20
 RESUME_WITHIN = 30.0
@@ -107,11 +107,12 @@ async def run(scenario: Scenario, repetition: int, options: Options, work_dir: P
     if scenario.partition and (why := netns.available()) is not None:
         result.skipped = f"skipped: {why} (run the drill as root)"
         return result
+    *ports, app_port = free_ports(7)
     spec = TopologySpec(
         run_dir=work_dir / f"{scenario.name}-{repetition}",
-        data_ports=(free_port(), free_port(), free_port()),
-        sentinel_ports=(free_port(), free_port(), free_port()),
-        app_port=free_port(),
+        data_ports=tuple(ports[:3]),
+        sentinel_ports=tuple(ports[3:]),
+        app_port=app_port,
         down_after_ms=options.down_after_ms,
         extra_env={
             "SENTINEL_BOARD_READ_FROM": options.read_from,

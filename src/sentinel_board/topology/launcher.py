@@ -216,7 +216,12 @@ class Topology:
                     render.sentinel_conf(self.spec, node, master, self.credentials, self.tls),
                 )
             self._spawn(node, [binary, str(node.config_path), "--sentinel"])
-        wait_for("the sentinels agreeing on the master", self.sentinels_agree)
+        for node in self.sentinel_nodes:
+            wait_for(f"{node.name} on port {node.port}", lambda n=node: self._answers(n))  # type: ignore[misc]
+        try:
+            wait_for("the sentinels agreeing on the master", self.sentinels_agree)
+        except TopologyError as error:
+            raise TopologyError(f"{error}; they see:\n{self._sentinel_views()}") from None
 
     def _start_app(self) -> None:
         assert self.app is not None
@@ -281,6 +286,17 @@ class Topology:
                 return False
             answers.add(master.get("port"))
         return len(answers) == 1
+
+    def _sentinel_views(self) -> str:
+        lines = []
+        for node in self.sentinel_nodes:
+            master = probe.fields(self.ask(node, "SENTINEL", "MASTER", self.spec.master_name))
+            lines.append(
+                f"  {node.name}: master port {master.get('port', '?')}, "
+                f"{master.get('num-other-sentinels', '?')} other sentinels, "
+                f"{master.get('num-slaves', '?')} replicas"
+            )
+        return "\n".join(lines)
 
     # -- the master, as the sentinels see it -------------------------------
 

@@ -88,6 +88,12 @@ class TopologySpec:
     def __post_init__(self) -> None:
         if len(self.data_ports) < 1 or len(self.sentinel_ports) < 1:
             raise TopologyError("a topology needs at least one data node and one sentinel")
+        ports = [*self.data_ports, *self.sentinel_ports, *filter(None, [self.app_port])]
+        if twice := sorted({port for port in ports if ports.count(port) > 1}):
+            raise TopologyError(
+                f"port {twice[0]} is given to two nodes",
+                "every data node, sentinel and the app need a port of their own",
+            )
         if not 1 <= self.quorum <= len(self.sentinel_ports):
             raise TopologyError(
                 f"quorum {self.quorum} is not between 1 and {len(self.sentinel_ports)}",
