@@ -11,7 +11,7 @@ BROWSER := chromium=chromium
 LOAD := wrk=wrk redis-benchmark=redis-tools
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run test lint bench redis browser clean
+.PHONY: run test lint bench redis browser compose-config clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -42,6 +42,10 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP) redis
 	@scripts/ensure-commands $(LOAD)
 	$(BIN)/python -m bench.run $(ARGS)
+
+# The node configs and app settings compose.yaml reads (deploy/compose/, never committed).
+compose-config: $(STAMP)
+	$(BIN)/sentinel-board render-config --compose
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -254,9 +254,9 @@ def test_a_sentinel_that_cannot_start_is_named_with_its_log(tmp_path: Path) -> N
 
 
 def test_refuses_a_port_given_twice() -> None:
-    with pytest.raises(TopologyError, match="port 7000 is given to two nodes"):
+    with pytest.raises(TopologyError, match=r"port 7000 on 127\.0\.0\.1 is given to two nodes"):
         TopologySpec(data_ports=(7000, 7001), sentinel_ports=(7002, 7000), quorum=1)
-    with pytest.raises(TopologyError, match="port 7001 is given to two nodes"):
+    with pytest.raises(TopologyError, match=r"port 7001 on 127\.0\.0\.1 is given to two nodes"):
         TopologySpec(data_ports=(7001,), sentinel_ports=(7002,), app_port=7001, quorum=1)
 
 

@@ -143,8 +143,7 @@ class Topology:
             hosts = [spec.host, *(n.host for n in [*topology.data_nodes, *topology.sentinel_nodes])]
             certificates.create(topology.tls, hosts)
         # For `sentinel-board serve` by hand: set -a; . .sentinel-board/app.env; set +a
-        env = "".join(f"{k}={v}\n" for k, v in topology.app_env().items())
-        write_private(spec.run_dir / "app.env", env)
+        write_private(spec.run_dir / "app.env", render.env_file(topology.app_env()))
         try:
             if spec.netns_subnet is not None:
                 netns.create(spec.netns_subnet, [*topology.data_nodes, *topology.sentinel_nodes])
@@ -238,14 +237,7 @@ class Topology:
 
     def app_env(self) -> dict[str, str]:
         """The settings of an app in front of this topology, credentials included."""
-        return {
-            "SENTINEL_BOARD_SENTINELS": ",".join(f"{h}:{p}" for h, p in self.sentinel_addresses),
-            "SENTINEL_BOARD_MASTER_NAME": self.spec.master_name,
-            # With no replica, no write could ever be confirmed by one.
-            "SENTINEL_BOARD_MIN_REPLICA_ACKS": str(min(1, len(self.data_nodes) - 1)),
-            **(self.credentials.app_env() if self.credentials else {}),
-            **({"SENTINEL_BOARD_TLS_CA_FILE": str(self.tls.ca)} if self.tls else {}),
-        }
+        return render.app_env(self.spec, self.credentials, self.tls.ca if self.tls else None)
 
     def _spawn(self, node: Node, argv: list[str], env: dict[str, str] | None = None) -> int:
         return process.spawn(

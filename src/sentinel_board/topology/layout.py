@@ -22,12 +22,16 @@ class Node:
     kind: Kind
     port: int
     run_dir: Path
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # how the others reach it: an address, or a name with DNS
     netns: str | None = None  # the network namespace it runs in, if any
+    # For configs rendered for other machines (topology/deploy.py): where the node keeps its
+    # files there, and the addresses it listens on there (default: its host).
+    workdir: Path | None = None
+    bind: tuple[str, ...] | None = None
 
     @property
     def dir(self) -> Path:
-        return self.run_dir / self.name
+        return self.workdir or self.run_dir / self.name
 
     @property
     def config_path(self) -> Path:
@@ -68,6 +72,13 @@ class TopologySpec:
     tls: bool = False
     # The app's user may touch only the keys under this prefix (a glob: tests use "*").
     app_key_prefix: str = ""
+    # For nodes on other machines or in containers (`render-config`, topology/deploy.py):
+    # each node's host (default: `host`), where every node keeps its files (default:
+    # <run_dir>/<name>), and what every node listens on (default: from its host).
+    data_hosts: tuple[str, ...] = ()
+    sentinel_hosts: tuple[str, ...] = ()
+    node_dir: Path | None = None
+    bind: tuple[str, ...] = ()
 
     @classmethod
     def from_bases(
@@ -88,10 +99,18 @@ class TopologySpec:
     def __post_init__(self) -> None:
         if len(self.data_ports) < 1 or len(self.sentinel_ports) < 1:
             raise TopologyError("a topology needs at least one data node and one sentinel")
-        ports = [*self.data_ports, *self.sentinel_ports, *filter(None, [self.app_port])]
-        if twice := sorted({port for port in ports if ports.count(port) > 1}):
+        for hosts, ports, kind in (
+            (self.data_hosts, self.data_ports, "data node"),
+            (self.sentinel_hosts, self.sentinel_ports, "sentinel"),
+        ):
+            if hosts and len(hosts) != len(ports):
+                raise TopologyError(f"{len(hosts)} hosts for {len(ports)} {kind}s")
+        nodes = [*self.data_nodes, *self.sentinel_nodes, *filter(None, [self.app_node])]
+        places = [(node.host, node.port) for node in nodes]
+        if twice := sorted({place for place in places if places.count(place) > 1}):
+            host, port = twice[0]
             raise TopologyError(
-                f"port {twice[0]} is given to two nodes",
+                f"port {port} on {host} is given to two nodes",
                 "every data node, sentinel and the app need a port of their own",
             )
         if not 1 <= self.quorum <= len(self.sentinel_ports):
@@ -110,25 +129,23 @@ class TopologySpec:
         ]
         return all(getattr(self, name) == getattr(other, name) for name in keep)
 
-    def _node(self, name: str, kind: Kind, port: int, index: int) -> Node:
+    def _node(self, kind: Kind, number: int, port: int) -> Node:
+        name = f"{kind}-{number}"
         if self.netns_subnet is None:
-            return Node(name, kind, port, self.run_dir, self.host)
-        host = f"10.77.{self.netns_subnet}.{index}"
+            hosts = self.data_hosts if kind == "redis" else self.sentinel_hosts
+            host = hosts[number - 1] if hosts else self.host
+            bind = self.bind or None
+            return Node(name, kind, port, self.run_dir, host, None, self.node_dir, bind)
+        host = f"10.77.{self.netns_subnet}.{number + (10 if kind == 'redis' else 20)}"
         return Node(name, kind, port, self.run_dir, host, f"sb{self.netns_subnet}-{name}")
 
     @property
     def data_nodes(self) -> list[Node]:
-        return [
-            self._node(f"redis-{i}", "redis", port, 10 + i)
-            for i, port in enumerate(self.data_ports, 1)
-        ]
+        return [self._node("redis", i, port) for i, port in enumerate(self.data_ports, 1)]
 
     @property
     def sentinel_nodes(self) -> list[Node]:
-        return [
-            self._node(f"sentinel-{i}", "sentinel", port, 20 + i)
-            for i, port in enumerate(self.sentinel_ports, 1)
-        ]
+        return [self._node("sentinel", i, port) for i, port in enumerate(self.sentinel_ports, 1)]
 
     @property
     def app_node(self) -> Node | None:
@@ -145,6 +162,7 @@ class TopologySpec:
     def save(self) -> None:
         data = asdict(self)
         data["run_dir"] = str(self.run_dir)
+        data["node_dir"] = self.node_dir and str(self.node_dir)
         data.pop("extra_env")  # may hold settings a user would not want on disk
         # For people and other tools; `load` derives these again from the settings above.
         data["app_url"] = self.app_url
@@ -174,6 +192,9 @@ class TopologySpec:
             ) from None
         for derived in ("app_url", "nodes"):
             data.pop(derived, None)
-        data["data_ports"] = tuple(data["data_ports"])
-        data["sentinel_ports"] = tuple(data["sentinel_ports"])
+        for name in ("data_ports", "sentinel_ports", "data_hosts", "sentinel_hosts", "bind"):
+            if name in data:
+                data[name] = tuple(data[name])
+        if data.get("node_dir"):
+            data["node_dir"] = Path(data["node_dir"])
         return replace(cls(), **data)

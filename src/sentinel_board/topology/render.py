@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import ipaddress
+import shlex
+from pathlib import Path
+
 from sentinel_board.topology.certificates import TLSFiles
 from sentinel_board.topology.credentials import (
     APP_USER,
@@ -30,12 +34,29 @@ def app_rules(key_prefix: str) -> str:
     return f"resetchannels {keys} {APP_COMMANDS}"
 
 
+def is_hostname(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
 def _bind(node: Node, auth: bool) -> list[str]:
-    if node.netns is None:
-        return [f"bind {node.host}", "protected-mode yes"]
-    # A namespace of our own on a private test network; loopback is for a client inside it.
-    # Protected mode refuses other hosts only when there is no password.
-    return [f"bind {node.host} 127.0.0.1", f"protected-mode {'yes' if auth else 'no'}"]
+    if node.bind is not None:
+        addresses = node.bind
+    elif node.netns is not None:  # its address on our test network, and loopback inside
+        addresses = (node.host, "127.0.0.1")
+    elif node.host == "localhost":  # a name Sentinel may resolve to either loopback address
+        addresses = ("127.0.0.1", "-::1")
+    elif is_hostname(node.host):  # a container or a machine known by name: every interface
+        addresses = ("*", "-::*")
+    else:
+        addresses = (node.host,)
+    loopback_only = all(address.lstrip("-") in ("127.0.0.1", "::1") for address in addresses)
+    # Protected mode refuses clients from other hosts, but only when there is no password.
+    protected = "yes" if auth or loopback_only else "no"
+    return [f"bind {' '.join(addresses)}", f"protected-mode {protected}"]
 
 
 def _data_auth(spec: TopologySpec, secrets: Credentials) -> list[str]:
@@ -87,9 +108,25 @@ def redis_conf(
         "repl-diskless-sync-delay 0",
         *(_data_auth(spec, secrets) if secrets else []),
     ]
+    if is_hostname(node.host):
+        # Replicas are known by the address they announce: a name outlives a container's IP.
+        lines.append(f"replica-announce-ip {node.host}")
     if master is not None:
         lines.append(f"replicaof {master.host} {master.port}")
     return HEADER.format(name=node.name) + "\n".join(lines) + "\n"
+
+
+def _hostnames(node: Node, master: Node) -> list[str]:
+    """With names for addresses, Sentinel resolves them, and announces and records the names.
+
+    It must come before `sentinel monitor`, which may then name the master by its name.
+    """
+    if not (is_hostname(node.host) or is_hostname(master.host)):
+        return []
+    lines = ["sentinel resolve-hostnames yes", "sentinel announce-hostnames yes"]
+    if is_hostname(node.host):
+        lines.append(f"sentinel announce-ip {node.host}")  # how the other sentinels know it
+    return lines
 
 
 def sentinel_conf(
@@ -105,6 +142,7 @@ def sentinel_conf(
         *_listen(node, tls),
         "daemonize no",
         f'dir "{node.dir}"',
+        *_hostnames(node, master),
         f"sentinel monitor {name} {master.host} {master.port} {spec.quorum}",
         f"sentinel down-after-milliseconds {name} {spec.down_after_ms}",
         f"sentinel failover-timeout {name} {spec.failover_timeout_ms}",
@@ -118,3 +156,20 @@ def sentinel_conf(
             f"sentinel auth-pass {name} {secrets.monitor}",
         ]
     return HEADER.format(name=node.name) + "\n".join(lines) + "\n"
+
+
+def app_env(spec: TopologySpec, secrets: Credentials | None, tls_ca: Path | None) -> dict[str, str]:
+    """The settings of an app in front of these nodes, credentials included."""
+    return {
+        "SENTINEL_BOARD_SENTINELS": ",".join(f"{n.host}:{n.port}" for n in spec.sentinel_nodes),
+        "SENTINEL_BOARD_MASTER_NAME": spec.master_name,
+        # With no replica, no write could ever be confirmed by one.
+        "SENTINEL_BOARD_MIN_REPLICA_ACKS": str(min(1, len(spec.data_ports) - 1)),
+        **(secrets.app_env() if secrets else {}),
+        **({"SENTINEL_BOARD_TLS_CA_FILE": str(tls_ca)} if tls_ca else {}),
+    }
+
+
+def env_file(env: dict[str, str]) -> str:
+    """KEY=value lines that both a shell (`set -a; . app.env`) and Docker Compose read."""
+    return "".join(f"{key}={shlex.quote(value)}\n" for key, value in env.items())

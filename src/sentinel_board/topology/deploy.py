@@ -1,0 +1,84 @@
+"""Configs for nodes on other machines or in containers: `sentinel-board render-config`.
+
+The same functions render them as render the launcher's own (topology/render.py), so the two
+never drift: only the hosts, ports, folder and listening addresses differ.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sentinel_board.config import Address, parse_address
+from sentinel_board.topology import render
+from sentinel_board.topology.credentials import Credentials, write_private
+from sentinel_board.topology.layout import TopologyError, TopologySpec
+
+# `render-config --compose`: the services of compose.yaml, which reads the files from here.
+COMPOSE_DATA_HOSTS = ("redis-1", "redis-2", "redis-3")
+COMPOSE_SENTINEL_HOSTS = ("sentinel-1", "sentinel-2", "sentinel-3")
+COMPOSE_OUT = Path("deploy/compose")
+
+
+def parse_hosts(text: str, default_port: int, option: str) -> list[Address]:
+    """`host[:port]` separated by commas, as `--hosts` takes them."""
+    addresses = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            host, port = parse_address(part if ":" in part else f"{part}:{default_port}")
+        except ValueError as error:
+            hint = f"for example {option} 10.0.0.1,10.0.0.2"
+            raise TopologyError(f"{option}: {error}", hint) from None
+        addresses.append((host, port))
+    if not addresses:
+        raise TopologyError(f"{option} names no host", f"for example {option} 10.0.0.1,10.0.0.2")
+    return addresses
+
+
+def deployment(
+    data: list[Address],
+    sentinels: list[Address],
+    out: Path,
+    *,
+    node_dir: Path,
+    bind: tuple[str, ...] = (),
+    quorum: int | None = None,
+    **options: object,
+) -> TopologySpec:
+    """The first data node starts as master; quorum defaults to a majority of the sentinels."""
+    return TopologySpec(
+        run_dir=out,
+        data_hosts=tuple(host for host, _ in data),
+        data_ports=tuple(port for _, port in data),
+        sentinel_hosts=tuple(host for host, _ in sentinels),
+        sentinel_ports=tuple(port for _, port in sentinels),
+        app_port=None,
+        quorum=quorum or len(sentinels) // 2 + 1,
+        node_dir=node_dir,
+        bind=bind,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def render_all(spec: TopologySpec) -> list[Path]:
+    """Every node's config, the app's settings and the secrets, into `spec.run_dir` (0700).
+
+    The secrets are generated once: rendering again keeps them, so a running deployment's
+    passwords stay valid.
+    """
+    out = spec.run_dir
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    out.chmod(0o700)
+    secrets = Credentials.load_or_create(out) if spec.auth else None
+    master, *replicas = spec.data_nodes
+    files = {f"{master.name}.conf": render.redis_conf(spec, master, None, secrets)}
+    for node in replicas:
+        files[f"{node.name}.conf"] = render.redis_conf(spec, node, master, secrets)
+    for node in spec.sentinel_nodes:
+        files[f"{node.name}.conf"] = render.sentinel_conf(spec, node, master, secrets)
+    env = render.app_env(spec, secrets, None)
+    if spec.app_key_prefix:
+        env["SENTINEL_BOARD_KEY_PREFIX"] = spec.app_key_prefix
+    files["app.env"] = render.env_file(env)
+    for name, text in files.items():
+        write_private(out / name, text)
+    return [out / name for name in files] + ([out / "secrets.json"] if secrets else [])

@@ -1,0 +1,222 @@
+"""`render-config` and the Docker Compose setup that reads what it renders.
+
+No Docker engine runs here: these check that compose.yaml, the Dockerfile and the rendered
+configs agree with each other and with what the local launcher runs. The configs themselves
+run for real, with names for addresses, in test_hostnames.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from sentinel_board.cli import main
+from sentinel_board.topology import Topology
+from sentinel_board.topology.deploy import (
+    COMPOSE_DATA_HOSTS,
+    COMPOSE_OUT,
+    COMPOSE_SENTINEL_HOSTS,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+NODES = [*COMPOSE_DATA_HOSTS, *COMPOSE_SENTINEL_HOSTS]
+
+
+def render(*args: str) -> Result:
+    return CliRunner().invoke(main, ["render-config", *args], catch_exceptions=False)
+
+
+def directives(text: str) -> dict[str, list[str]]:
+    """A config's lines by directive (`sentinel monitor` and `user board` are one each)."""
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            words = [word.strip('"') for word in shlex.split(line)]
+            size = 2 if words[0] in ("sentinel", "user") and len(words) > 2 else 1
+            found[" ".join(words[:size])] = words[size:]
+    return found
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    parsed: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return parsed
+
+
+@pytest.fixture
+def rendered(tmp_path: Path) -> Path:
+    out = tmp_path / COMPOSE_OUT
+    result = render("--compose", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_render_config_writes_private_files_and_keeps_its_secrets(rendered: Path) -> None:
+    names = {f"{node}.conf" for node in NODES} | {"app.env", "secrets.json"}
+    assert {path.name for path in rendered.iterdir()} == names
+    assert rendered.stat().st_mode & 0o777 == 0o700
+    assert {path.stat().st_mode & 0o777 for path in rendered.iterdir()} == {0o600}
+    before = {path.name: path.read_text() for path in rendered.iterdir()}
+    again = render("--compose", "--out", str(rendered))
+    assert {path.name: path.read_text() for path in rendered.iterdir()} == before
+    passwords = json.loads(before["secrets.json"]).values()
+    assert not any(password in again.output for password in passwords)
+
+
+def test_names_everywhere_so_a_container_with_another_ip_is_still_found(rendered: Path) -> None:
+    for node in COMPOSE_DATA_HOSTS:
+        conf = directives((rendered / f"{node}.conf").read_text())
+        assert conf["replica-announce-ip"] == [node]
+        assert conf["dir"] == ["/data"] and conf["port"] == ["6379"]
+        assert conf.get("replicaof") == (None if node == "redis-1" else ["redis-1", "6379"])
+    for node in COMPOSE_SENTINEL_HOSTS:
+        text = (rendered / f"{node}.conf").read_text()
+        conf = directives(text)
+        assert conf["sentinel resolve-hostnames"] == conf["sentinel announce-hostnames"] == ["yes"]
+        assert conf["sentinel announce-ip"] == [node]
+        assert conf["sentinel monitor"] == ["mymaster", "redis-1", "6379", "2"]
+        # Sentinel reads the monitored name only once it knows it may resolve names.
+        assert text.index("resolve-hostnames") < text.index("sentinel monitor")
+
+
+def test_compose_runs_each_node_from_its_rendered_config(
+    compose: dict[str, Any], rendered: Path
+) -> None:
+    services = compose["services"]
+    assert set(services) == {*NODES, "app"}
+    for name in NODES:
+        service = services[name]
+        kind = "sentinel" if name.startswith("sentinel") else "redis"
+        assert service["hostname"] == name
+        assert int(re.fullmatch(r"redis:(\d+)\.\d+", service["image"])[1]) >= 7  # type: ignore[index]
+        assert service["secrets"] == [f"{name}.conf"]
+        secret_file = compose["secrets"][f"{name}.conf"]["file"]
+        assert secret_file == f"{COMPOSE_OUT}/{name}.conf"
+        assert (rendered.parent.parent / secret_file).exists(), "render-config writes it"
+        volume, mount = service["volumes"][0].split(":")
+        assert volume == name and volume in compose["volumes"]
+        assert directives((rendered / f"{name}.conf").read_text())["dir"] == [mount]
+        # The command as the container's shell runs it, with the service's environment.
+        command = service["command"][2].replace("$$", "$")
+        for key, value in service["environment"].items():
+            command = command.replace(f"${key}", value)
+        assert f'cp "/run/secrets/{name}.conf" "{mount}/{kind}.conf"' in command
+        mode = " --sentinel" if kind == "sentinel" else " "
+        assert f'redis-server "{mount}/{kind}.conf"{mode}' in command
+        if kind == "sentinel":
+            assert set(service["depends_on"]) == set(COMPOSE_DATA_HOSTS)
+
+
+def test_compose_app_asks_the_sentinels_with_the_rendered_settings(
+    compose: dict[str, Any], rendered: Path
+) -> None:
+    app = compose["services"]["app"]
+    assert app["env_file"] == f"{COMPOSE_OUT}/app.env"
+    env = dict(line.split("=", 1) for line in (rendered / "app.env").read_text().splitlines())
+    sentinels = [address.split(":") for address in env["SENTINEL_BOARD_SENTINELS"].split(",")]
+    assert [host for host, _ in sentinels] == list(COMPOSE_SENTINEL_HOSTS)
+    for host, port in sentinels:
+        assert directives((rendered / f"{host}.conf").read_text())["port"] == [port]
+    assert env["SENTINEL_BOARD_REDIS_USERNAME"] == "board"
+    assert set(app["depends_on"]) == set(COMPOSE_SENTINEL_HOSTS)
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    container_port = app["ports"][0].rsplit(":", 1)[1]
+    assert f"EXPOSE {container_port}" in dockerfile
+    assert f'"--port", "{container_port}"' in dockerfile
+    assert f"http://127.0.0.1:{container_port}/readyz" in dockerfile, "the health check"
+    assert re.search(r"^FROM python:3\.\d+-slim$", dockerfile, re.MULTILINE)
+    user = re.findall(r"^USER (\S+)$", dockerfile, re.MULTILINE)
+    assert user and user[-1] not in ("root", "0"), "the app does not run as root"
+
+
+def test_every_name_in_the_configs_is_a_compose_service(
+    compose: dict[str, Any], rendered: Path
+) -> None:
+    named = set()
+    for name in NODES:
+        conf = directives((rendered / f"{name}.conf").read_text())
+        named.update(conf.get("replicaof", [])[:1] + conf.get("replica-announce-ip", []))
+        named.update(conf.get("sentinel monitor", [])[1:2] + conf.get("sentinel announce-ip", []))
+    assert named == set(NODES) and named <= set(compose["services"])
+
+
+def test_the_rendered_files_are_never_committed() -> None:
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", f"{COMPOSE_OUT}/app.env"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0
+
+
+def compose_command() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return None
+
+
+def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
+    command = compose_command()
+    if command is None:
+        pytest.skip("no docker-compose here (.ci/run installs it)")
+    shutil.copy(ROOT / "compose.yaml", tmp_path)
+    shutil.copy(ROOT / "Dockerfile", tmp_path)
+    assert render("--compose", "--out", str(tmp_path / COMPOSE_OUT)).exit_code == 0
+    checked = subprocess.run(
+        [*command, "-f", str(tmp_path / "compose.yaml"), "config", "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_render_config_matches_what_the_launcher_runs(topology: Topology, tmp_path: Path) -> None:
+    """The same hosts, ports and secrets give the launcher's configs: only `dir` differs."""
+    out = tmp_path / "out"
+    out.mkdir(mode=0o700)
+    shutil.copy(topology.spec.run_dir / "secrets.json", out / "secrets.json")
+    spec = topology.spec
+    result = render(
+        "--hosts", ",".join(f"{spec.host}:{port}" for port in spec.data_ports),
+        "--sentinel-hosts", ",".join(f"{spec.host}:{port}" for port in spec.sentinel_ports),
+        "--quorum", str(spec.quorum), "--down-after-ms", str(spec.down_after_ms),
+        "--failover-timeout-ms", str(spec.failover_timeout_ms),
+        "--key-prefix", spec.app_key_prefix, "--dir", "/srv/redis", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for node in [*topology.data_nodes, *topology.sentinel_nodes]:
+        ours = directives((out / f"{node.name}.conf").read_text())
+        running = directives(node.config_path.read_text())
+        assert ours.pop("dir") == ["/srv/redis"] and running.pop("dir") == [str(node.dir)]
+        if node.kind == "sentinel":
+            # Sentinel rewrote its file: it adds what it learnt and drops what is a default.
+            assert ours.pop("sentinel parallel-syncs") == ["mymaster", "1"]
+            running = {key: running[key] for key in ours if key in running}
+        assert running == ours, node.name
+
+
+def test_render_config_refuses_bad_hosts_with_a_hint(tmp_path: Path) -> None:
+    out = str(tmp_path / "out")
+    for args, message in [
+        ((), "--hosts and --out are needed"),
+        (("--hosts", " , ", "--out", out), "--hosts names no host"),
+        (("--hosts", "a:99999", "--out", out), "is not host:port"),
+        (("--hosts", "a,a", "--out", out), "port 6379 on a is given to two nodes"),
+        (("--hosts", "a,b,c", "--quorum", "4", "--out", out), "quorum 4 is not between 1 and 3"),
+    ]:
+        result = render(*args)
+        assert result.exit_code == 1, args
+        assert message in result.output and "Hint:" in result.output, result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists(), "nothing written on a refusal"
