@@ -57,6 +57,9 @@ class NoFailoverPossible(Unavailable):
 class CredentialsRefused(Unavailable):
     """Redis or a sentinel refused the app's credentials or a command: waiting cannot help."""
 
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, retry_after=30)  # until an operator fixes a setting or an ACL
+
 
 DATA_CREDENTIALS = "SENTINEL_BOARD_REDIS_USERNAME and SENTINEL_BOARD_REDIS_PASSWORD"
 

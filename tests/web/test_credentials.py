@@ -65,6 +65,7 @@ async def test_a_command_the_acl_refuses_is_a_clear_503(
     assert response.status_code == 503
     detail = response.json()["detail"]
     assert "refused a command to the app's user (this user has no permissions" in detail
+    assert response.headers["Retry-After"] == "30", "not a failover: no point retrying at once"
 
 
 async def test_with_every_sentinel_down_a_new_app_answers_503_then_recovers(

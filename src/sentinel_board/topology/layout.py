@@ -125,7 +125,7 @@ class TopologySpec:
         keep = [
             *("host", "data_ports", "sentinel_ports", "quorum"),
             *("down_after_ms", "failover_timeout_ms", "master_name", "netns_subnet", "auth"),
-            "tls",
+            *("tls", "data_hosts", "sentinel_hosts", "node_dir", "bind"),
         ]
         return all(getattr(self, name) == getattr(other, name) for name in keep)
 
