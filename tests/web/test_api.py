@@ -97,8 +97,12 @@ async def test_list_messages_pages_back_with_offset(client: httpx.AsyncClient) -
     body = (await client.get("/api/messages", params={"limit": 2, "offset": 1})).json()
     assert [m["message"] for m in body["unread"]] == ["api-page-2", "api-page-3"]
     assert body["unread_total"] == 5
-    refused = await client.get("/api/messages", params={"offset": -1})
-    assert refused.status_code == 422 and "offset" in refused.json()["detail"]
+    for offset in (-1, 2**32 + 1, 10**21):  # past a list's largest size: LRANGE would overflow
+        refused = await client.get("/api/messages", params={"offset": offset})
+        assert refused.status_code == 422 and "offset" in refused.json()["detail"]
+    assert (await client.get("/messages", params={"offset": 10**21})).status_code == 422
+    beyond = (await client.get("/api/messages", params={"offset": 2**32})).json()
+    assert beyond["unread"] == beyond["read"] == [] and beyond["unread_total"] == 5
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "1001", "many"])

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from sentinel_board.store import Message
 from sentinel_board.web.deps import AppSettings, Store, client_address
-from sentinel_board.web.validation import idempotency_key, message_text
+from sentinel_board.web.validation import Offset, idempotency_key, message_text
 
 router = APIRouter(prefix="/api", tags=["messages"])
 
@@ -109,9 +109,7 @@ async def list_messages(
     store: Store,
     settings: AppSettings,
     limit: Annotated[int | None, Query(ge=1, description="Newest messages of each list.")] = None,
-    offset: Annotated[
-        int, Query(ge=0, description="Skip this many newest messages of each list: page back.")
-    ] = 0,
+    offset: Offset = 0,
 ) -> MessagePage:
     if limit is not None and limit > settings.max_page_limit:
         raise HTTPException(422, f"limit: at most {settings.max_page_limit}")

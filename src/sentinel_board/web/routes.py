@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -13,7 +13,7 @@ from sentinel_board.events import SentinelEvent, concerns
 from sentinel_board.redis_ha import RedisHA
 from sentinel_board.web.deps import AppSettings, Store, client_address
 from sentinel_board.web.ops import app_status
-from sentinel_board.web.validation import idempotency_key, message_text
+from sentinel_board.web.validation import Offset, idempotency_key, message_text
 
 
 def _page_context(request: Request) -> dict[str, object]:
@@ -70,7 +70,7 @@ async def unread_size(request: Request, store: Store) -> HTMLResponse:
 
 @router.get("/messages", response_class=HTMLResponse)
 async def messages(
-    request: Request, store: Store, settings: AppSettings, offset: Annotated[int, Query(ge=0)] = 0
+    request: Request, store: Store, settings: AppSettings, offset: Offset = 0
 ) -> HTMLResponse:
     group = await store.read_group(settings.page_limit, offset)
     context = {"group": group, "offset": offset, "limit": settings.page_limit}

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Query
 
 # C0 and C1 controls and DEL, but tab, \n and \r (a textarea sends newlines as \r\n);
 # lone surrogates, which JSON can carry and UTF-8 cannot store.
 REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+# No Redis list holds more than 2**32 - 1 elements; past that, LRANGE's indexes would overflow.
+MAX_OFFSET = 2**32
+Offset = Annotated[
+    int,
+    Query(ge=0, le=MAX_OFFSET, description="Skip this many newest messages of each list."),
+]
 
 
 def message_text(text: str | None, max_length: int) -> str:
