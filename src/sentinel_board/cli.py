@@ -404,7 +404,7 @@ def render_config(
         table.add_row(f"{node.name}.conf", f"{node.host}:{node.port} ({role})")
     table.add_row("app.env", "the app: SENTINEL_BOARD_* settings")
     if len(written) > len(table.rows):
-        table.add_row("secrets.json", "kept: rendering again keeps these passwords")
+        table.add_row("secrets.json", "the passwords: rendering again keeps them")
     console.print(table)
     if compose:
         console.print("Next: docker compose up -d (compose.yaml reads these files)")

@@ -214,6 +214,8 @@ def test_render_config_refuses_bad_hosts_with_a_hint(tmp_path: Path) -> None:
         (("--hosts", "a:99999", "--out", out), "is not host:port"),
         (("--hosts", "a,a", "--out", out), "port 6379 on a is given to two nodes"),
         (("--hosts", "a,b,c", "--quorum", "4", "--out", out), "quorum 4 is not between 1 and 3"),
+        (("--hosts", "a,b", "--master-name", "my master", "--out", out), "is not one word"),
+        (("--hosts", "a,b", "--key-prefix", "a b", "--out", out), "has a space, a quote or a #"),
     ]:
         result = render(*args)
         assert result.exit_code == 1, args

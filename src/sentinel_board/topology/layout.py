@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -99,6 +100,20 @@ class TopologySpec:
     def __post_init__(self) -> None:
         if len(self.data_ports) < 1 or len(self.sentinel_ports) < 1:
             raise TopologyError("a topology needs at least one data node and one sentinel")
+        # Each goes into a config line, an ACL rule or an env file as one word.
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", self.master_name):
+            raise TopologyError(
+                f"master name {self.master_name!r} is not one word",
+                "use letters, digits, '.', '_' and '-' only, such as mymaster",
+            )
+        for what, word in [
+            ("key prefix", self.app_key_prefix),
+            *(("host", host) for host in (self.host, *self.data_hosts, *self.sentinel_hosts)),
+        ]:
+            if re.search(r"[\s\"'#]", word):
+                raise TopologyError(
+                    f"{what} {word!r} has a space, a quote or a #", "leave them out"
+                )
         for hosts, ports, kind in (
             (self.data_hosts, self.data_ports, "data node"),
             (self.sentinel_hosts, self.sentinel_ports, "sentinel"),
