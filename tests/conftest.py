@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,21 @@ def local_spec(run_dir: Path, *, app: bool = False, **overrides: Any) -> Topolog
     return TopologySpec(**{**fields, **overrides})
 
 
+@contextmanager
+def running(run_dir: Path, **overrides: Any) -> Iterator[Topology]:
+    """A topology for a module's or the session's tests that do not break it."""
+    started = Topology.up(local_spec(run_dir, **overrides))
+    try:
+        yield started
+    finally:
+        started.down()
+
+
 @pytest.fixture(scope="session")
 def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     """One topology for the tests that do not break it; each test keeps to its own keys."""
-    shared = Topology.up(local_spec(tmp_path_factory.mktemp("shared")))
-    yield shared
-    shared.down()
+    with running(tmp_path_factory.mktemp("shared")) as shared:
+        yield shared
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from redis.retry import Retry
 
 from sentinel_board.topology import Topology, certificates
 from sentinel_board.topology.certificates import TLSFiles
-from tests.conftest import local_spec
+from tests.conftest import running
 from tests.helpers import app_client, settings_for
 
 
@@ -30,9 +30,8 @@ def plain_text_ping(host: str, port: int) -> bytes:
 @pytest.fixture(scope="module")
 def tls_topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     """For the tests that do not break it."""
-    started = Topology.up(local_spec(tmp_path_factory.mktemp("tls"), tls=True))
-    yield started
-    started.down()
+    with running(tmp_path_factory.mktemp("tls"), tls=True) as started:
+        yield started
 
 
 def test_every_node_speaks_tls_only_and_replicates_over_it(tls_topology: Topology) -> None:

@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from sentinel_board.topology import Topology
-from tests.conftest import local_spec
+from tests.conftest import running
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("SENTINEL_BOARD_ARTIFACTS", "artifacts")) / "screenshots"
@@ -39,9 +39,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     """The board as `make run` starts it: a topology with the app in front."""
-    started = Topology.up(local_spec(tmp_path_factory.mktemp("board"), app=True))
-    yield started
-    started.down()
+    with running(tmp_path_factory.mktemp("board"), app=True) as started:
+        yield started
 
 
 @pytest.fixture

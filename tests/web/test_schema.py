@@ -13,7 +13,7 @@ from schemathesis import checks
 from schemathesis.core.result import Ok
 
 from sentinel_board.topology import Topology
-from tests.conftest import local_spec
+from tests.conftest import running
 
 # What the issue asks: no server error, and answers as documented. Not the checks that every
 # schema-valid body is accepted: the schema says in words only what the app also refuses
@@ -29,9 +29,8 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
-    started = Topology.up(local_spec(tmp_path_factory.mktemp("schema"), app=True))
-    yield started
-    started.down()
+    with running(tmp_path_factory.mktemp("schema"), app=True) as started:
+        yield started
 
 
 def test_every_operation_keeps_to_the_schema(board: Topology) -> None:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from sentinel_board.topology.credentials import write_private
+from sentinel_board.topology.layout import is_hostname
 
 VALID_FOR = datetime.timedelta(days=365)
 
@@ -69,10 +70,10 @@ def create(files: TLSFiles, hosts: list[str]) -> None:
     )
     names: list[x509.GeneralName] = [x509.DNSName("localhost")]
     for host in dict.fromkeys(hosts):
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
+        if is_hostname(host):
             names.append(x509.DNSName(host))
+        else:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()

@@ -179,8 +179,7 @@ class Topology:
                 # it must not be taken for the master while the sentinels start.
                 argv += ["--replicaof", master.host, str(master.port)]
             self._spawn(node, argv)
-        for node in self.data_nodes:
-            wait_for(f"{node.name} on port {node.port}", lambda n=node: self._answers(n))  # type: ignore[misc]
+        self._wait_answering(self.data_nodes)
         for node in replicas:
             wait_for(
                 f"{node.name} replicating from {master.name}",
@@ -215,8 +214,7 @@ class Topology:
                     render.sentinel_conf(self.spec, node, master, self.credentials, self.tls),
                 )
             self._spawn(node, [binary, str(node.config_path), "--sentinel"])
-        for node in self.sentinel_nodes:
-            wait_for(f"{node.name} on port {node.port}", lambda n=node: self._answers(n))  # type: ignore[misc]
+        self._wait_answering(self.sentinel_nodes)
         try:
             wait_for("the sentinels agreeing on the master", self.sentinels_agree)
         except TopologyError as error:
@@ -248,6 +246,10 @@ class Topology:
             env=env,
         )
 
+    def _wait_answering(self, nodes: list[Node]) -> None:
+        for node in nodes:
+            wait_for(f"{node.name} on port {node.port}", lambda n=node: self._answers(n))  # type: ignore[misc]
+
     def _answers(self, node: Node) -> bool:
         if self.pid(node) is None:
             tail = node.log_path.read_text(errors="replace").splitlines()[-5:]
@@ -266,29 +268,27 @@ class Topology:
         except (urllib.error.URLError, OSError):
             return False
 
+    def _sentinel_masters(self) -> list[dict[str, str]]:
+        """Each sentinel's SENTINEL MASTER, empty for one that does not answer."""
+        name = self.spec.master_name
+        return [probe.fields(self.ask(n, "SENTINEL", "MASTER", name)) for n in self.sentinel_nodes]
+
     def sentinels_agree(self) -> bool:
         """Every sentinel names the same master and knows the other sentinels and the replicas."""
-        answers = set()
-        for node in self.sentinel_nodes:
-            master = probe.fields(self.ask(node, "SENTINEL", "MASTER", self.spec.master_name))
-            if (
-                int(master.get("num-other-sentinels", -1)) != len(self.sentinel_nodes) - 1
-                or int(master.get("num-slaves", -1)) != len(self.data_nodes) - 1
-            ):
-                return False
-            answers.add(master.get("port"))
-        return len(answers) == 1
+        masters = self._sentinel_masters()
+        return len({master.get("port") for master in masters}) == 1 and all(
+            int(master.get("num-other-sentinels", -1)) == len(self.sentinel_nodes) - 1
+            and int(master.get("num-slaves", -1)) == len(self.data_nodes) - 1
+            for master in masters
+        )
 
     def _sentinel_views(self) -> str:
-        lines = []
-        for node in self.sentinel_nodes:
-            master = probe.fields(self.ask(node, "SENTINEL", "MASTER", self.spec.master_name))
-            lines.append(
-                f"  {node.name}: master port {master.get('port', '?')}, "
-                f"{master.get('num-other-sentinels', '?')} other sentinels, "
-                f"{master.get('num-slaves', '?')} replicas"
-            )
-        return "\n".join(lines)
+        return "\n".join(
+            f"  {node.name}: master port {master.get('port', '?')}, "
+            f"{master.get('num-other-sentinels', '?')} other sentinels, "
+            f"{master.get('num-slaves', '?')} replicas"
+            for node, master in zip(self.sentinel_nodes, self._sentinel_masters(), strict=True)
+        )
 
     # -- the master, as the sentinels see it -------------------------------
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -7,6 +8,14 @@ from pathlib import Path
 from typing import Literal
 
 Kind = Literal["redis", "sentinel", "app"]
+
+
+def is_hostname(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
 
 
 class TopologyError(Exception):

@@ -8,6 +8,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from sentinel_board.config import tls_options
+
 TIMEOUT = 0.3
 
 
@@ -22,9 +24,7 @@ def client(
         host=host,
         port=port,
         password=password,
-        ssl=tls_ca is not None,
-        ssl_ca_certs=tls_ca,
-        ssl_check_hostname=tls_ca is not None,
+        **tls_options(tls_ca),
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import ipaddress
 import shlex
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from sentinel_board.topology.credentials import (
     SENTINEL_USER,
     Credentials,
 )
-from sentinel_board.topology.layout import Node, TopologySpec
+from sentinel_board.topology.layout import Node, TopologySpec, is_hostname
 
 HEADER = "# Rendered by sentinel-board for {name}. Sentinel rewrites it after a failover.\n"
 
@@ -32,14 +31,6 @@ APP_KEYS = ("UNREAD", "READ", "dedup:*", "notify:*", "rate:*", "readyz")
 def app_rules(key_prefix: str) -> str:
     keys = " ".join(f"~{key_prefix}{key}" for key in APP_KEYS)
     return f"resetchannels {keys} {APP_COMMANDS}"
-
-
-def is_hostname(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return True
-    return False
 
 
 def _bind(node: Node, auth: bool) -> list[str]:
