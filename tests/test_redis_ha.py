@@ -201,6 +201,8 @@ async def test_replica_preferred_reads_come_from_a_replica(settings: Settings) -
     try:
         assert await ha.read(where, stale_ok=True) == "slave"
         assert await ha.read(where) == "master", "what must be fresh still reads the master"
+        batched = await ha.call("ROLE", stale_ok=True)
+        assert batched[0] == b"slave", "a batched command goes where the read goes"
     finally:
         await ha.aclose()
     master_only = RedisHA(settings)

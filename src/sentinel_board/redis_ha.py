@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from sentinel_board.batching import Batcher
 from sentinel_board.config import Address, Settings, format_address, tls_options
 from sentinel_board.events import SentinelEvent, parse_switch_master, sentinel_events
 
@@ -88,6 +90,12 @@ class HAStats:
     retries: int = 0
     failovers_followed: int = 0
     unavailable: int = 0
+    batches: int = 0  # pipelines sent by the batchers
+    batched_commands: int = 0
+
+    def count_batch(self, commands: int) -> None:
+        self.batches += 1
+        self.batched_commands += commands
 
 
 def _no_retry() -> Retry:
@@ -148,6 +156,9 @@ class RedisHA:
         self.on_command: Callable[[float], None] | None = None  # seconds one attempt took
         self.recent_events: collections.deque[SentinelEvent] = collections.deque(maxlen=100)
         self._subscribers: set[asyncio.Queue[SentinelEvent]] = set()
+        self._batchers: weakref.WeakKeyDictionary[Redis, tuple[Batcher, Batcher]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def master_address(self) -> Address | None:
@@ -280,6 +291,29 @@ class RedisHA:
                     await replica.aclose()
         return await self._with_failover(op)
 
+    async def call(self, *command: str | int, stale_ok: bool = False) -> Any:
+        """One command, sent together with those of concurrent requests (see `batching`)."""
+
+        async def batched(client: Redis) -> Any:
+            reply, _ = await self._batchers_of(client)[0].submit(*command)
+            if isinstance(reply, Exception):
+                raise reply
+            return reply
+
+        return await self.read(batched, stale_ok=stale_ok)
+
+    def _batchers_of(self, client: Redis) -> tuple[Batcher, Batcher]:
+        """The client's batchers: for reads, and for writes (each batch ends with a WAIT)."""
+        if (batchers := self._batchers.get(client)) is None:
+            acks = self.settings.min_replica_acks
+            wait = (acks, self.settings.ack_timeout_ms) if acks else None
+            count = self.stats.count_batch
+            batchers = self._batchers[client] = (
+                Batcher(client, on_batch=count),
+                Batcher(client, wait=wait, on_batch=count),
+            )
+        return batchers
+
     async def _current_replica(
         self, avoid: set[Address] | None = None, now: bool = False
     ) -> Redis | None:
@@ -315,13 +349,16 @@ class RedisHA:
         *,
         deadline: float | None = None,
     ) -> Any:
-        """Run a Lua script on the master, then WAIT for replicas, in one round trip."""
+        """Run a Lua script on the master, then WAIT for replicas, in one round trip shared
+        with the writes of concurrent requests (see `batching`)."""
         s = self.settings
 
         async def attempt(client: Redis) -> Any:
-            result, acks = await self._eval_then_wait(client, script, keys, args, use_sha=True)
-            if isinstance(result, NoScriptError):
-                result, acks = await self._eval_then_wait(client, script, keys, args, use_sha=False)
+            batcher = self._batchers_of(client)[1]
+            result, acks = await batcher.submit("EVALSHA", script.sha, len(keys), *keys, *args)
+            if isinstance(result, NoScriptError):  # a new or restarted master: send the body
+                result, acks = await self._eval_then_wait(client, script, keys, args)
+            acks = acks or 0
             for reply in (result, acks):
                 if isinstance(reply, Exception):
                     raise reply
@@ -335,19 +372,12 @@ class RedisHA:
         return await self._with_failover(attempt, deadline)
 
     async def _eval_then_wait(
-        self,
-        client: Redis,
-        script: Script,
-        keys: Sequence[str],
-        args: Sequence[str | int],
-        *,
-        use_sha: bool,
+        self, client: Redis, script: Script, keys: Sequence[str], args: Sequence[str | int]
     ) -> tuple[Any, Any]:
         """The script's reply and WAIT's (a count, or an error) from one round trip."""
         acks = self.settings.min_replica_acks
         pipe = client.pipeline(transaction=False)
-        command = ("EVALSHA", script.sha) if use_sha else ("EVAL", script.body)
-        pipe.execute_command(*command, len(keys), *keys, *args)
+        pipe.execute_command("EVAL", script.body, len(keys), *keys, *args)
         if acks:
             pipe.execute_command("WAIT", acks, self.settings.ack_timeout_ms)
         replies = await pipe.execute(raise_on_error=False)

@@ -155,10 +155,7 @@ class MessageStore:
         )
 
     async def unread_size(self) -> int:
-        async def llen(client: Redis) -> int:
-            return int(await client.llen(self.unread_key))
-
-        return await self.redis.read(llen, stale_ok=True)
+        return int(await self.redis.call("LLEN", self.unread_key, stale_ok=True))
 
     async def read_group(self, limit: int, offset: int = 0) -> MessageGroup:
         """`limit` messages of each list (oldest first) after skipping its `offset` newest,

@@ -37,6 +37,17 @@ class Metrics:
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        if (children := self._children.get(key)) is None:  # labels() takes a lock each call
+            children = self._children[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def watch(self, redis: RedisHA) -> None:
         redis.on_command = self.redis_latency.observe
@@ -63,6 +74,15 @@ class _FailoverCollector(Collector):
         yield CounterMetricFamily(
             "sentinel_board_redis_unavailable", "Requests answered 503: no master in time.",
             value=stats.unavailable,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "sentinel_board_redis_batches",
+            "Pipelines sent: the commands of concurrent requests go out together.",
+            value=stats.batches,
+        )
+        yield CounterMetricFamily(
+            "sentinel_board_redis_batched_commands", "Commands sent in those pipelines.",
+            value=stats.batched_commands,
         )  # fmt: skip
         master = GaugeMetricFamily(
             "sentinel_board_master", "The master the board writes to (1 for the current one).",
@@ -100,9 +120,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route, method = _route(scope), scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self.metrics.observe(scope["method"], _route(scope), status, elapsed)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentinel_board.web.errors import error_response
@@ -29,6 +29,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+_RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in HEADERS.items()]
 
 
 def cross_site_reason(method: str, headers: Headers) -> str | None:
@@ -62,12 +63,13 @@ class BrowserSecurity:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
-                    headers.setdefault(name, value)
+                headers = message["headers"] = list(message.get("headers", ()))
+                present = {name for name, _ in headers}
+                headers.extend(pair for pair in _RAW_HEADERS if pair[0] not in present)
             await send(message)
 
-        reason = cross_site_reason(scope["method"], Headers(scope=scope))
+        safe = scope["method"] in SAFE_METHODS  # the common case: no headers to parse
+        reason = None if safe else cross_site_reason(scope["method"], Headers(scope=scope))
         if reason is not None:
             detail = f"cross-site request refused ({reason}): post from the board's own pages"
             await error_response(scope["path"], 403, detail)(scope, receive, send_with_headers)

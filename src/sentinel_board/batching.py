@@ -1,0 +1,81 @@
+"""Commands of concurrent requests, sent to Redis together.
+
+Every command queued during one turn of the event loop goes out at the end of that turn as
+one pipeline: one write to the socket, one read of the replies (auto-pipelining, as ioredis
+and Lettuce do it). A request waits no longer than it would have for its own round trip,
+and the per-command cost of redis-py (a pool checkout, a socket write and a read each) is
+paid once per batch.
+
+A batch of writes ends with a single WAIT. WAIT counts the replicas that acknowledged every
+write sent before it on its connection, so its count answers for the whole batch: a group
+commit, with one WAIT instead of one per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+
+Command = tuple[str | int, ...]
+Replies = tuple[Any, Any]  # the command's, and WAIT's
+Queued = list[tuple[Command, "asyncio.Future[Replies]"]]
+
+
+class Batcher:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        wait: tuple[int, int] | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        """`wait`: (replicas, timeout in ms) for the WAIT that ends every batch;
+        `on_batch` is told the number of commands of each batch sent."""
+        self.client = client
+        self.wait = wait
+        self.on_batch = on_batch
+        self._queued: Queued = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    def submit(self, *command: str | int) -> asyncio.Future[Replies]:
+        """The command's reply and WAIT's (None without `wait`). An error reply is returned,
+        not raised: the caller decides what it means. A failed connection is raised."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Replies] = loop.create_future()
+        if not self._queued:
+            loop.call_soon(self._send)
+        self._queued.append((command, future))
+        return future
+
+    def _send(self) -> None:
+        queued, self._queued = self._queued, []
+        task = asyncio.ensure_future(self._run(queued))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _run(self, queued: Queued) -> None:
+        if self.on_batch is not None:
+            self.on_batch(len(queued))
+        pipe = self.client.pipeline(transaction=False)
+        for command, _ in queued:
+            pipe.execute_command(*command)
+        if self.wait:
+            pipe.execute_command("WAIT", *self.wait)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except asyncio.CancelledError:
+            for _, future in queued:
+                future.cancel()
+            raise
+        except Exception as error:  # the connection failed: every command shares its fate
+            for _, future in queued:
+                if not future.done():  # else its request was cancelled
+                    future.set_exception(error)
+            return
+        acks = replies.pop() if self.wait else None
+        for (_, future), reply in zip(queued, replies, strict=True):
+            if not future.done():
+                future.set_result((reply, acks))

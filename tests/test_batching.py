@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from sentinel_board.batching import Batcher
+from sentinel_board.config import Address, Settings
+from sentinel_board.redis_ha import RedisHA
+from sentinel_board.store import MessageStore
+from sentinel_board.topology.ports import free_port
+
+
+def key() -> str:
+    return f"batching:{uuid.uuid4().hex}"
+
+
+async def test_the_commands_of_one_loop_turn_go_out_as_one_pipeline(master: Redis) -> None:
+    sizes: list[int] = []
+    batcher = Batcher(master, on_batch=sizes.append)
+    counter = key()
+    replies = await asyncio.gather(*(batcher.submit("INCR", counter) for _ in range(50)))
+    assert [reply for reply, _ in replies] == list(range(1, 51)), "in the order submitted"
+    assert all(wait is None for _, wait in replies)
+    assert sizes == [50]
+    reply, _ = await batcher.submit("INCR", counter)
+    assert (reply, sizes) == (51, [50, 1]), "a command after that turn goes in a batch of its own"
+
+
+async def test_an_error_reply_is_returned_to_its_command_alone(master: Redis) -> None:
+    text, counter = key(), key()
+    await master.set(text, "not a list")
+    batcher = Batcher(master)
+    (wrong, _), (right, _) = await asyncio.gather(
+        batcher.submit("LLEN", text), batcher.submit("INCR", counter)
+    )
+    assert isinstance(wrong, ResponseError) and "WRONGTYPE" in str(wrong)
+    assert right == 1
+
+
+async def test_a_batch_of_writes_ends_with_one_wait_that_answers_for_all(
+    pair: tuple[Address, Address],
+) -> None:
+    (host, port), (replica_host, replica_port) = pair
+    async with (
+        Redis(host=host, port=port) as master,
+        Redis(host=replica_host, port=replica_port) as replica,
+    ):
+        await master.config_resetstat()
+        batcher = Batcher(master, wait=(1, 5000))
+        items = key()
+        replies = await asyncio.gather(*(batcher.submit("RPUSH", items, n) for n in range(20)))
+        assert sorted(reply for reply, _ in replies) == list(range(1, 21))
+        assert {acks for _, acks in replies} == {1}, "WAIT's count answers for every write"
+        assert await replica.llen(items) == 20, "acknowledged: the replica has them all"
+        stats = await master.info("commandstats")
+        assert stats["cmdstat_wait"]["calls"] == 1
+        assert stats["cmdstat_rpush"]["calls"] == 20
+
+
+async def test_a_failed_connection_fails_every_command_of_the_batch() -> None:
+    async with Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1) as nowhere:
+        batcher = Batcher(nowhere)
+        results = await asyncio.gather(
+            *(batcher.submit("PING") for _ in range(3)), return_exceptions=True
+        )
+    assert len(results) == 3
+    assert all(isinstance(result, RedisConnectionError) for result in results)
+
+
+async def test_a_cancelled_command_leaves_the_others_their_replies(master: Redis) -> None:
+    batcher = Batcher(master)
+    counter = key()
+    first, gone, last = (batcher.submit("INCR", counter) for _ in range(3))
+    gone.cancel()
+    assert [(await first)[0], (await last)[0]] == [1, 3], "sent already, so still counted"
+    assert gone.cancelled()
+
+
+async def test_concurrent_posts_share_one_round_trip_and_one_wait(settings: Settings) -> None:
+    ha = RedisHA(settings)
+    store = MessageStore(ha, key_prefix=settings.key_prefix)
+    try:
+        await store.unread_size()  # the master is found
+        before = (ha.stats.batches, ha.stats.batched_commands)
+        pushed = await asyncio.gather(*(store.push(f"m{n}") for n in range(40)))
+        assert (ha.stats.batches, ha.stats.batched_commands) == (before[0] + 1, before[1] + 40)
+        assert sorted(p.unread_count for p in pushed) == list(range(1, 41))
+        assert len({p.message.id for p in pushed}) == 40
+        assert await store.unread_size() == 40
+    finally:
+        await ha.aclose()
+
+
+async def test_a_master_that_lost_the_scripts_gets_their_body(
+    store: MessageStore, master: Redis
+) -> None:
+    await store.push("before")
+    await master.script_flush()
+    pushed = await store.push("after")
+    assert pushed.unread_count == 2 and not pushed.replayed
+    assert await master.llen(store.unread_key) == 2
+
+
+@pytest.mark.parametrize("acks", [0, 1])
+async def test_without_acks_no_wait_is_sent(settings: Settings, master: Redis, acks: int) -> None:
+    ha = RedisHA(settings.model_copy(update={"min_replica_acks": acks}))
+    store = MessageStore(ha, key_prefix=settings.key_prefix)
+    try:
+        await store.unread_size()
+        await master.config_resetstat()
+        await store.push("m")
+        stats = await master.info("commandstats")
+        assert stats.get("cmdstat_wait", {}).get("calls", 0) == acks
+    finally:
+        await ha.aclose()
