@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,7 +62,8 @@ class Message:
     created_at: str
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        fields = {"id": self.id, "message": self.message, "created_at": self.created_at}
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Message:
@@ -146,7 +147,9 @@ class MessageStore:
             assert limit is not None
             raise RateLimited(limit, max(1, math.ceil(wait_ms[0] / 1000)))
         count, _, stored = raw.partition(b"\n")
-        return Pushed(Message.from_json(stored), int(count), bool(replayed))
+        if replayed:  # the first post with this key, as it was stored then
+            return Pushed(Message.from_json(stored), int(count), True)
+        return Pushed(message, int(count), False)
 
     async def check_writable(self, within: float) -> None:
         """A write to the master that a replica confirms, or Unavailable saying why."""

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncGenerator
 
 import httpx
 import pytest
+from starlette.datastructures import Headers
+from starlette.formparsers import FormParser
 
 from sentinel_board.config import Settings
+from sentinel_board.web.routes import URLENCODED
 from tests.helpers import app_client
 
 
@@ -33,7 +37,7 @@ async def test_post_message_urlencoded_returns_the_count_fragment(
     assert await count_in(response) == 1
 
 
-async def test_post_message_multipart_as_the_page_sends_it(client: httpx.AsyncClient) -> None:
+async def test_post_message_multipart_is_read_too(client: httpx.AsyncClient) -> None:
     response = await client.post("/message", files={"message": (None, "multi ✓")})
     assert response.status_code == 200
     assert await count_in(response) == 1
@@ -108,6 +112,38 @@ async def test_bad_form_input_is_a_clear_422(
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text == expected
+    assert await count_in(await client.get("/unread-list/size")) == 0
+
+
+URLENCODED_BODIES = [
+    b"message=a+b%20c%E2%9C%93",
+    b"message=first&message=last",
+    b"other=1&message=%F0%9F%98%80&x",
+    b"message=caf\xc3\xa9",  # raw UTF-8, not escaped: read as Latin-1, as Starlette does
+    b"message=bad%FFescape",
+    b"message=%3Cb%3E%26amp%3B&",
+]
+
+
+@pytest.mark.parametrize("body", URLENCODED_BODIES)
+async def test_a_urlencoded_form_is_read_exactly_as_starlette_reads_it(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    async def one_chunk() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    starlette_form = await FormParser(Headers({"content-type": URLENCODED}), one_chunk()).parse()
+    response = await client.post("/message", content=body, headers={"content-type": URLENCODED})
+    assert response.status_code == 200, response.text
+    stored = (await client.get("/api/messages")).json()["unread"][-1]["message"]
+    assert stored == starlette_form["message"]
+
+
+async def test_a_form_of_too_many_fields_is_refused(client: httpx.AsyncClient) -> None:
+    body = "&".join(f"f{n}=x" for n in range(1001)) + "&message=hi"
+    response = await client.post("/message", content=body, headers={"content-type": URLENCODED})
+    assert response.status_code == 400
+    assert response.text == "more than 1000 form fields"
     assert await count_in(await client.get("/unread-list/size")) == 0
 
 

@@ -2,7 +2,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 
+from sentinel_board.topology import Topology
 from sentinel_board.web.server import JsonFormatter, logging_config
 
 
@@ -25,3 +29,30 @@ def test_json_logging_routes_our_loggers_and_uvicorns_through_the_json_formatter
     for name in ("sentinel_board", "uvicorn", "uvicorn.error"):
         assert config["loggers"][name]["handlers"] == ["json"]
     assert logging_config("info")["loggers"]["sentinel_board"]["handlers"] == ["default"]
+
+
+FREEZE_PROBE = """
+import asyncio, gc
+from sentinel_board.web.app import create_app
+from sentinel_board.web.server import served_app
+
+async def frozen_after_start_up(app):
+    async with app.router.lifespan_context(app):
+        return gc.get_freeze_count()
+
+print(asyncio.run(frozen_after_start_up(create_app())))
+print(asyncio.run(frozen_after_start_up(served_app())))
+"""
+
+
+def test_served_app_freezes_its_start_up_objects_out_of_full_collections(
+    topology: Topology,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE],
+        env={**os.environ, **topology.app_env()},
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    by_default, served = map(int, done.stdout.split())
+    assert by_default == 0, "an app made in a test process freezes nothing"
+    assert served > 10_000, "the worker's app, its routes and clients, frozen once started"

@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import uvicorn
+from fastapi import FastAPI
 from uvicorn.config import LOGGING_CONFIG
+
+from sentinel_board.web.app import create_app
 
 LogFormat = Literal["text", "json"]
 STRUCTURED = ("sentinel_event", "failover")  # `extra` fields our loggers attach
@@ -53,6 +56,11 @@ def logging_config(log_level: str, log_format: LogFormat = "text") -> dict[str, 
     return config
 
 
+def served_app() -> FastAPI:
+    """The app as `serve` runs it in each worker process."""
+    return create_app(freeze_gc=True)
+
+
 def serve(
     host: str,
     port: int,
@@ -61,7 +69,7 @@ def serve(
     log_format: LogFormat = "text",
 ) -> None:
     uvicorn.run(
-        "sentinel_board.web.app:create_app",
+        "sentinel_board.web.server:served_app",
         factory=True,
         host=host,
         port=port,

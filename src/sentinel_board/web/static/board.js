@@ -24,7 +24,7 @@
     try {
       const response = await fetch("/message", {
         method: "POST",
-        body: new FormData(form),
+        body: new URLSearchParams(new FormData(form)), // urlencoded, as the form itself posts
         headers: { "Idempotency-Key": pendingKey },
       });
       const text = await response.text();
