@@ -1,6 +1,7 @@
 """`make bench`: sentinel-board and the seed's literal translation, side by side, one topology.
 
-python -m bench.run [--seconds S] [--connections C] [--workers N] [--json FILE] [--skip-scale]
+python -m bench.run [--seconds S] [--connections C] [--workers N] [--rounds R] [--json FILE]
+                    [--skip-scale]
 """
 
 from __future__ import annotations
@@ -69,13 +70,32 @@ class Bench:
             scale.fill(self.redis, "UNREAD", seed)
             scale.fill(self.redis, "READ", seed)
 
-    def load(self, server: Server, workload: Workload, label: str | None = None) -> Figures:
+    def run(self, server: Server, workload: Workload, label: str | None = None) -> Figures:
         self.reset(workload.seed)
         figures = wrk(server.url, workload.path, script=workload.script,
                       seconds=self.seconds, connections=self.connections)  # fmt: skip
-        self.rows.append(Row(label or workload.name, server.name, figures))
         console.print(f"  {label or workload.name:<28} {server.name:<32} {figures.rps:>9.0f} req/s")
         return figures
+
+    def load(self, server: Server, workload: Workload, label: str | None = None) -> Figures:
+        figures = self.run(server, workload, label)
+        self.rows.append(Row(label or workload.name, server.name, figures))
+        return figures
+
+    def side_by_side(self, servers: list[Server], workload: Workload, rounds: int) -> None:
+        """Each server's run of median requests/s among `rounds`, the servers taking turns:
+        a moment when the shared machine is slow falls on both, not on one."""
+        runs: dict[str, list[Figures]] = {server.name: [] for server in servers}
+        for _ in range(rounds):
+            for server in servers:
+                runs[server.name].append(self.run(server, workload))
+        for server in servers:
+            self.rows.append(Row(workload.name, server.name, median_run(runs[server.name])))
+
+
+def median_run(runs: list[Figures]) -> Figures:
+    """The run of median requests/s (the lower middle one of an even number)."""
+    return sorted(runs, key=lambda figures: figures.rps)[(len(runs) - 1) // 2]
 
 
 def redis_benchmark(host: str, port: int, password: str | None) -> dict[str, float]:
@@ -154,11 +174,15 @@ def report(bench: Bench, extra: dict[str, Any]) -> None:
 @click.option("--seconds", default=10.0, show_default=True, help="Per wrk run.")
 @click.option("--connections", default=64, show_default=True)
 @click.option("--workers", default=2, show_default=True, help="Our app's workers.")
+@click.option(
+    "--rounds", default=3, show_default=True, type=click.IntRange(1),
+    help="Runs per server of each side-by-side workload, taking turns; the median is kept.",
+)  # fmt: skip
 @click.option("--scaling/--no-scaling", default=True, help="Also 1, 2 and 4 workers.")
 @click.option("--skip-scale", is_flag=True, help="No million-message figures (faster).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None)
-def main(seconds: float, connections: int, workers: int, scaling: bool, skip_scale: bool,
-         json_path: Path | None) -> None:  # fmt: skip
+def main(seconds: float, connections: int, workers: int, rounds: int, scaling: bool,
+         skip_scale: bool, json_path: Path | None) -> None:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="sentinel-board-bench-") as folder:
         ports = free_ports(6)
         spec = TopologySpec(
@@ -175,9 +199,7 @@ def main(seconds: float, connections: int, workers: int, scaling: bool, skip_sca
             servers += [ours, peer]
             console.print("Side by side:")
             for workload in WORKLOADS:
-                bench.load(ours, workload)
-                if workload.peer:
-                    bench.load(peer, workload)
+                bench.side_by_side([ours, peer] if workload.peer else [ours], workload, rounds)
             bench.load(ours, Workload("GET /healthz (floor: no Redis)", "/healthz"))
             peer.stop()
             servers.remove(peer)
@@ -204,7 +226,8 @@ def main(seconds: float, connections: int, workers: int, scaling: bool, skip_sca
             if json_path:
                 rows = [{"workload": r.workload, "server": r.server, **asdict(r.figures)}
                         for r in bench.rows]  # fmt: skip
-                data = {"seconds": seconds, "connections": connections, "rows": rows, **extra}
+                data = {"seconds": seconds, "connections": connections, "rounds": rounds,
+                        "rows": rows, **extra}  # fmt: skip
                 json_path.write_text(json.dumps(data, indent=2) + "\n")
                 console.print(f"Figures written to {json_path}")
         finally:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bench.load import parse
+from bench.load import Figures, parse
+from bench.run import median_run
 
 REPORT = """\
 Running 8s test @ http://127.0.0.1:40001/unread-list/size
@@ -37,3 +38,11 @@ def test_a_clean_run_has_no_errors() -> None:
         line for line in REPORT.splitlines() if not line.startswith(("  Socket", "  Non-2xx"))
     )
     assert parse(clean).errors == 0
+
+
+def test_the_median_run_is_kept() -> None:
+    runs = [Figures(rps, 1.0, rps / 100, 1, 0) for rps in (300.0, 100.0, 200.0)]
+    assert median_run(runs).rps == 200.0
+    assert median_run(runs).p99_ms == 2.0, "the whole run, its latencies with it"
+    assert median_run(runs[:2]).rps == 100.0, "of two, the lower"
+    assert median_run(runs[:1]).rps == 300.0
