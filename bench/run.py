@@ -74,7 +74,7 @@ class Bench:
         self.reset(workload.seed)
         figures = wrk(server.url, workload.path, script=workload.script,
                       seconds=self.seconds, connections=self.connections)  # fmt: skip
-        console.print(f"  {label or workload.name:<28} {server.name:<32} {figures.rps:>9.0f} req/s")
+        console.print(f"  {label or workload.name:<34} {server.name:<28} {figures.rps:>9.0f} req/s")
         return figures
 
     def load(self, server: Server, workload: Workload, label: str | None = None) -> Figures:
@@ -211,7 +211,7 @@ def main(seconds: float, connections: int, workers: int, rounds: int, scaling: b
                     server = start_ours(topology, free_port(), count, Path(folder))
                     servers.append(server)
                     for workload in SCALING:
-                        bench.load(server, workload, f"{workload.name} [workers]")
+                        bench.load(server, workload, f"{workload.name} (workers)")
                     server.stop()
                     servers.remove(server)
                 ours = start_ours(topology, free_port(), workers, Path(folder))
