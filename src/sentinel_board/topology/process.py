@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -62,6 +63,15 @@ def spawn(
     return process.pid
 
 
+@atexit.register
+def _reap_exited() -> None:
+    """Collect the children that ended while we did not look (another process stopped them):
+    unreaped, each would be reported at exit as a subprocess still running."""
+    for pid, child in list(_children.items()):
+        if child.poll() is not None:
+            del _children[pid]
+
+
 def read_pid(pid_path: Path) -> int | None:
     try:
         return int(pid_path.read_text().strip())
@@ -79,10 +89,11 @@ def _state(pid: int) -> str | None:
 
 def _reap(pid: int) -> None:
     """Collect a zombie child. Its other threads may still be exiting: wait for them."""
-    child = _children.pop(pid, None)
+    child = _children.get(pid)
     if child is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=1)
+            del _children[pid]
         return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
