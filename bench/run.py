@@ -1,7 +1,7 @@
 """`make bench`: sentinel-board and the seed's literal translation, side by side, one topology.
 
 python -m bench.run [--seconds S] [--connections C] [--workers N] [--rounds R] [--json FILE]
-                    [--skip-scale]
+                    [--no-scaling] [--skip-scale]
 """
 
 from __future__ import annotations
@@ -70,27 +70,25 @@ class Bench:
             scale.fill(self.redis, "UNREAD", seed)
             scale.fill(self.redis, "READ", seed)
 
-    def run(self, server: Server, workload: Workload, label: str | None = None) -> Figures:
+    def run(self, server: Server, workload: Workload, label: str) -> Figures:
         self.reset(workload.seed)
         figures = wrk(server.url, workload.path, script=workload.script,
                       seconds=self.seconds, connections=self.connections)  # fmt: skip
-        console.print(f"  {label or workload.name:<34} {server.name:<28} {figures.rps:>9.0f} req/s")
+        console.print(f"  {label:<34} {server.name:<28} {figures.rps:>9.0f} req/s")
         return figures
 
-    def load(self, server: Server, workload: Workload, label: str | None = None) -> Figures:
-        figures = self.run(server, workload, label)
-        self.rows.append(Row(label or workload.name, server.name, figures))
-        return figures
-
-    def side_by_side(self, servers: list[Server], workload: Workload, rounds: int) -> None:
+    def measure(
+        self, servers: list[Server], workload: Workload, rounds: int = 1, label: str | None = None
+    ) -> None:
         """Each server's run of median requests/s among `rounds`, the servers taking turns:
         a moment when the shared machine is slow falls on both, not on one."""
+        label = label or workload.name
         runs: dict[str, list[Figures]] = {server.name: [] for server in servers}
         for _ in range(rounds):
             for server in servers:
-                runs[server.name].append(self.run(server, workload))
+                runs[server.name].append(self.run(server, workload, label))
         for server in servers:
-            self.rows.append(Row(workload.name, server.name, median_run(runs[server.name])))
+            self.rows.append(Row(label, server.name, median_run(runs[server.name])))
 
 
 def median_run(runs: list[Figures]) -> Figures:
@@ -199,8 +197,8 @@ def main(seconds: float, connections: int, workers: int, rounds: int, scaling: b
             servers += [ours, peer]
             console.print("Side by side:")
             for workload in WORKLOADS:
-                bench.side_by_side([ours, peer] if workload.peer else [ours], workload, rounds)
-            bench.load(ours, Workload("GET /healthz (floor: no Redis)", "/healthz"))
+                bench.measure([ours, peer] if workload.peer else [ours], workload, rounds)
+            bench.measure([ours], Workload("GET /healthz (floor: no Redis)", "/healthz"))
             peer.stop()
             servers.remove(peer)
             if scaling:
@@ -211,7 +209,7 @@ def main(seconds: float, connections: int, workers: int, rounds: int, scaling: b
                     server = start_ours(topology, free_port(), count, Path(folder))
                     servers.append(server)
                     for workload in SCALING:
-                        bench.load(server, workload, f"{workload.name} (workers)")
+                        bench.measure([server], workload, label=f"{workload.name} (workers)")
                     server.stop()
                     servers.remove(server)
                 ours = start_ours(topology, free_port(), workers, Path(folder))
