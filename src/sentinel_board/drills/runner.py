@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import statistics
 import time
 from collections import Counter
@@ -97,11 +96,6 @@ async def _wait(predicate: Any, within: float) -> bool:
     return False
 
 
-def _free_subnet() -> int:
-    taken = {int(p.name[4:]) for p in Path("/sys/class/net").glob("sbbr*") if p.name[4:].isdigit()}
-    return random.choice([n for n in range(100, 250) if n not in taken])
-
-
 async def run(scenario: Scenario, repetition: int, options: Options, work_dir: Path) -> Result:
     result = Result(scenario.name, repetition, options.down_after_ms, options.read_from)
     if scenario.partition and (why := netns.available()) is not None:
@@ -118,7 +112,7 @@ async def run(scenario: Scenario, repetition: int, options: Options, work_dir: P
             "SENTINEL_BOARD_READ_FROM": options.read_from,
             "SENTINEL_BOARD_FAILOVER_DEADLINE": str(options.failover_deadline),
         },
-        netns_subnet=_free_subnet() if scenario.partition else None,
+        netns_subnet=netns.free_subnet() if scenario.partition else None,
     )
     topology = await asyncio.to_thread(Topology.up, spec)
     drill = Drill(topology, options.down_after_ms / 1000, options.failover_deadline)

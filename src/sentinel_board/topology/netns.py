@@ -7,8 +7,10 @@ the drill's clients stay in the root namespace and reach the nodes through the b
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
+from pathlib import Path
 
 from sentinel_board.topology.layout import Node, TopologyError
 
@@ -28,6 +30,12 @@ def _ip(*args: str) -> None:
         raise TopologyError(f"ip {' '.join(args)}: {done.stderr.strip()}")
 
 
+def free_subnet() -> int:
+    """A subnet number (10.77.<n>.0/24) whose bridge no other run has made."""
+    taken = {int(p.name[4:]) for p in Path("/sys/class/net").glob("sbbr*") if p.name[4:].isdigit()}
+    return random.choice([n for n in range(100, 250) if n not in taken])
+
+
 def _bridge(subnet: int) -> str:
     return f"sbbr{subnet}"
 
@@ -37,6 +45,20 @@ def _outside(node: Node) -> str:
     return f"sb{node.host.rsplit('.', 2)[1]}v{node.host.rsplit('.', 1)[1]}"
 
 
+def _forwarding_rule(bridge: str, action: str) -> None:
+    """Let traffic between the nodes cross the bridge whatever the firewall's policy.
+
+    Bridged packets go through iptables' FORWARD chain once br_netfilter is loaded, and a
+    Docker engine on the same machine loads it and sets FORWARD's policy to DROP.
+    """
+    if shutil.which("iptables") is None:
+        return
+    argv = ["iptables", "-w", action, "FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0 and action == "-I":
+        raise TopologyError(f"{' '.join(argv)}: {done.stderr.strip()}")
+
+
 def create(subnet: int, nodes: list[Node]) -> None:
     if (why := available()) is not None:
         raise TopologyError(f"cannot make network namespaces: {why}")
@@ -44,6 +66,7 @@ def create(subnet: int, nodes: list[Node]) -> None:
     _ip("link", "add", bridge, "type", "bridge")
     _ip("addr", "add", f"10.77.{subnet}.1/24", "dev", bridge)
     _ip("link", "set", bridge, "up")
+    _forwarding_rule(bridge, "-I")
     for node in nodes:
         assert node.netns is not None
         outside = _outside(node)
@@ -61,6 +84,7 @@ def destroy(subnet: int, nodes: list[Node]) -> None:
         if node.netns is not None:
             subprocess.run(["ip", "netns", "del", node.netns], capture_output=True, check=False)
     subprocess.run(["ip", "link", "del", _bridge(subnet)], capture_output=True, check=False)
+    _forwarding_rule(_bridge(subnet), "-D")
 
 
 def cut(node: Node) -> None:
