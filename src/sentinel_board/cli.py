@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -461,8 +462,11 @@ def _settings_or_exit() -> Settings:
         return Settings()
     except ValidationError as error:
         for problem in error.errors():
-            name = "SENTINEL_BOARD_" + "_".join(map(str, problem["loc"])).upper()
-            console.print(f"[red]Error:[/red] {name}: {problem['msg']}")
+            field = "_".join(map(str, problem["loc"])).upper()
+            # A check across settings (loc empty) names its variables itself.
+            where = f"SENTINEL_BOARD_{field}: " if field else ""
+            message = problem["msg"].removeprefix("Value error, ")
+            console.print(f"[red]Error:[/red] {escape(where + message)}")
         console.print("[dim]Hint:[/dim] see the Settings table in the README")
         sys.exit(2)
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Address = tuple[str, int]
@@ -38,6 +38,24 @@ def tls_options(ca_file: str | Path | None) -> dict[str, Any]:
         "ssl_cert_reqs": "required",
         "ssl_check_hostname": True,
     }
+
+
+# The settings that hold a secret, each of which may be read from a file (`<NAME>_FILE`).
+SECRET_FILES = ("redis_password", "sentinel_password", "webhook_secret")
+
+
+def read_secret_file(path: Path, variable: str) -> str:
+    """A secret file's content without its final line break. Errors name the file, which is
+    not secret, never what it holds."""
+    try:
+        value = path.read_text().removesuffix("\n").removesuffix("\r")
+    except OSError as error:
+        raise ValueError(f"{variable}: cannot read {path} ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{variable}: {path} is not UTF-8 text") from None
+    if not value:
+        raise ValueError(f"{variable}: {path} is empty")
+    return value
 
 
 WINDOWS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
@@ -79,6 +97,14 @@ class Settings(BaseSettings):
     )
     redis_password: SecretStr | None = None
     sentinel_password: SecretStr | None = None
+    # Each secret may come from a file instead (Docker and Compose secrets, Kubernetes): its
+    # value then never shows in the process's environment or in `docker inspect`.
+    redis_password_file: Path | None = Field(
+        default=None, description="A file holding SENTINEL_BOARD_REDIS_PASSWORD."
+    )
+    sentinel_password_file: Path | None = Field(
+        default=None, description="A file holding SENTINEL_BOARD_SENTINEL_PASSWORD."
+    )
     tls_ca_file: Path | None = Field(
         default=None,
         description="Speak TLS to the data nodes and the sentinels, verifying their "
@@ -135,6 +161,22 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None, description="Signs each webhook body (HMAC-SHA256) when set."
     )
+    webhook_secret_file: Path | None = Field(
+        default=None, description="A file holding SENTINEL_BOARD_WEBHOOK_SECRET."
+    )
+
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> Settings:
+        for name in SECRET_FILES:
+            path: Path | None = getattr(self, f"{name}_file")
+            if path is None:
+                continue
+            variable = f"SENTINEL_BOARD_{name.upper()}"
+            if getattr(self, name) is not None:
+                raise ValueError(f"set {variable} or {variable}_FILE, not both")
+            setattr(self, name, SecretStr(read_secret_file(path, f"{variable}_FILE")))
+        return self
+
     webhook_events: Annotated[list[str], NoDecode] = Field(
         default=list(NOTIFIED_EVENTS),
         description="The Sentinel events that are notified, separated by commas.",
