@@ -1,5 +1,8 @@
-# The board's image, built by `docker compose up` (compose.yaml). Not built in CI: no Docker there.
-FROM python:3.12-slim
+# The board's image. compose.yaml builds it on the official Python image; on a machine that
+# reaches no registry, `make compose-up` builds it on Debian's Python with the packages
+# downloaded beforehand (docker/wheelhouse.Dockerfile), through BASE_IMAGE.
+ARG BASE_IMAGE=python:3.12-slim
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

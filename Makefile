@@ -11,7 +11,7 @@ BROWSER := chromium=chromium
 LOAD := wrk=wrk redis-benchmark=redis-tools
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run test lint bench redis browser compose-config clean
+.PHONY: run test lint bench redis browser docker compose-config compose-up compose-down compose-test clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -46,6 +46,22 @@ bench: $(BENCH_STAMP) redis
 # The node configs and app settings compose.yaml reads (deploy/compose/, never committed).
 compose-config: $(STAMP)
 	$(BIN)/sentinel-board render-config --compose
+
+# Docker Compose, for real: an engine (started if none answers, as root), images (the official
+# ones, or built from Debian's packages when no registry answers), the project, its /readyz.
+docker:
+	@scripts/ensure-docker
+
+compose-up: $(STAMP) docker
+	$(BIN)/sentinel-board compose up $(ARGS)
+
+# Stops what compose-up started, the engine too if it started one; ARGS=--purge: the volumes.
+compose-down: $(STAMP)
+	$(BIN)/sentinel-board compose down $(ARGS)
+
+# The deployment in real containers, broken on purpose (tests/compose); everything removed after.
+compose-test: $(STAMP) docker
+	$(BIN)/pytest --compose tests/compose $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -20,6 +20,14 @@ from tests.helpers import app_client, settings_for, wait_until
 TEST_DOWN_AFTER_MS = 1000
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--compose",
+        action="store_true",
+        help="also run tests/compose: the Docker Compose deployment in real containers",
+    )
+
+
 def local_spec(run_dir: Path, *, app: bool = False, **overrides: Any) -> TopologySpec:
     """A topology on free ports failing over fast; with the app (`app=True`) or without."""
     ports = free_ports(7)

@@ -7,26 +7,22 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from sentinel_board.compose.commands import compose
 from sentinel_board.config import Settings
 from sentinel_board.events import sentinel_events
+from sentinel_board.terminal import console, friendly_errors
 from sentinel_board.topology import Topology, TopologyError, TopologySpec, process
 from sentinel_board.topology.status import collect
 
-F = TypeVar("F", bound=Callable[..., Any])
-# A log or a pipe is not an 80-column terminal: give the tables room there.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 SIGNALS = ("KILL", "TERM", "STOP", "CONT")
 
 run_dir_option = click.option(
@@ -38,26 +34,13 @@ run_dir_option = click.option(
 )
 
 
-def friendly_errors(command: F) -> F:
-    """A refusal is one line and a hint, never a traceback."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except TopologyError as error:
-            console.print(f"[red]Error:[/red] {error}")
-            if error.hint:
-                console.print(f"[dim]Hint:[/dim] {error.hint}")
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
 @click.group()
 @click.version_option(package_name="sentinel-board")
 def main() -> None:
     """A message board on Redis with Sentinel high availability."""
+
+
+main.add_command(compose)
 
 
 @main.command()
@@ -398,14 +381,17 @@ def render_config(
         down_after_ms=down_after_ms, failover_timeout_ms=failover_timeout_ms,
         master_name=master_name, auth=not no_auth, app_key_prefix=key_prefix,
     )  # fmt: skip
-    written = deploy.render_all(spec)
-    table = Table("file", "for", title=f"Written to {out} (mode 0600: they hold passwords)")
+    written = deploy.render_all(spec, deploy.COMPOSE_SECRETS if compose else None)
+    table = Table("file", "for", title=f"Written to {out} (only you may enter it: passwords)")
     roles = ["master at first"] + ["replica"] * (len(data) - 1) + ["sentinel"] * len(sentinels)
     for node, role in zip([*spec.data_nodes, *spec.sentinel_nodes], roles, strict=True):
         table.add_row(f"{node.name}.conf", f"{node.host}:{node.port} ({role})")
     table.add_row("app.env", "the app: SENTINEL_BOARD_* settings")
-    if len(written) > len(table.rows):
-        table.add_row("secrets.json", "the passwords: rendering again keeps them")
+    for path in written[len(table.rows) :]:
+        if path.name == "secrets.json":
+            table.add_row(path.name, "the passwords: rendering again keeps them")
+        else:
+            table.add_row(path.name, f"the app's, as a Compose secret ({deploy.COMPOSE_SECRETS})")
     console.print(table)
     if compose:
         console.print("Next: docker compose up -d (compose.yaml reads these files)")

@@ -1,12 +1,13 @@
 """`render-config` and the Docker Compose setup that reads what it renders.
 
-No Docker engine runs here: these check that compose.yaml, the Dockerfile and the rendered
-configs agree with each other and with what the local launcher runs. The configs themselves
-run for real, with names for addresses, in test_hostnames.py.
+These check, without an engine, that compose.yaml, the Dockerfile and the rendered configs
+agree with each other and with what the local launcher runs. The configs run for real, with
+names for addresses, in test_hostnames.py; the whole deployment in containers in tests/compose.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shlex
@@ -62,9 +63,12 @@ def rendered(tmp_path: Path) -> Path:
 
 def test_render_config_writes_private_files_and_keeps_its_secrets(rendered: Path) -> None:
     names = {f"{node}.conf" for node in NODES} | {"app.env", "secrets.json"}
-    assert {path.name for path in rendered.iterdir()} == names
+    app_secrets = {"redis-password", "sentinel-password"}
+    assert {path.name for path in rendered.iterdir()} == names | app_secrets
     assert rendered.stat().st_mode & 0o777 == 0o700
-    assert {path.stat().st_mode & 0o777 for path in rendered.iterdir()} == {0o600}
+    modes = {path.name: path.stat().st_mode & 0o777 for path in rendered.iterdir()}
+    # The app's run as its own user in its container: readable, in a folder only we may enter.
+    assert modes == {name: 0o644 if name in app_secrets else 0o600 for name in modes}
     before = {path.name: path.read_text() for path in rendered.iterdir()}
     again = render("--compose", "--out", str(rendered))
     assert {path.name: path.read_text() for path in rendered.iterdir()} == before
@@ -88,6 +92,11 @@ def test_names_everywhere_so_a_container_with_another_ip_is_still_found(rendered
         assert text.index("resolve-hostnames") < text.index("sentinel monitor")
 
 
+def _default(value: str) -> str:
+    """`${VARIABLE:-default}` as Compose reads it with the variable unset."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
 def test_compose_runs_each_node_from_its_rendered_config(
     compose: dict[str, Any], rendered: Path
 ) -> None:
@@ -97,7 +106,7 @@ def test_compose_runs_each_node_from_its_rendered_config(
         service = services[name]
         kind = "sentinel" if name.startswith("sentinel") else "redis"
         assert service["hostname"] == name
-        assert int(re.fullmatch(r"redis:(\d+)\.\d+", service["image"])[1]) >= 7  # type: ignore[index]
+        assert service["image"] == "${SENTINEL_BOARD_REDIS_IMAGE:-redis:7.2}"
         assert service["secrets"] == [f"{name}.conf"]
         secret_file = compose["secrets"][f"{name}.conf"]["file"]
         assert secret_file == f"{COMPOSE_OUT}/{name}.conf"
@@ -116,6 +125,23 @@ def test_compose_runs_each_node_from_its_rendered_config(
             assert set(service["depends_on"]) == set(COMPOSE_DATA_HOSTS)
 
 
+def test_every_container_has_an_address_of_its_own_and_asks_docker_only(
+    compose: dict[str, Any],
+) -> None:
+    """Fixed addresses below the range Docker hands out; names answered by Docker at once."""
+    (pool,) = compose["networks"]["default"]["ipam"]["config"]
+    subnet = ipaddress.ip_network(_default(pool["subnet"]))
+    handed_out = ipaddress.ip_network(_default(pool["ip_range"]))
+    assert handed_out.subnet_of(subnet)  # type: ignore[arg-type]
+    addresses = []
+    for name, service in compose["services"].items():
+        address = ipaddress.ip_address(_default(service["networks"]["default"]["ipv4_address"]))
+        assert address in subnet and address not in handed_out, name
+        addresses.append(address)
+        assert service["dns_opt"] == ["ndots:1"] and service["dns_search"] == ".", name
+    assert len(set(addresses)) == len(addresses)
+
+
 def test_compose_app_asks_the_sentinels_with_the_rendered_settings(
     compose: dict[str, Any], rendered: Path
 ) -> None:
@@ -128,13 +154,25 @@ def test_compose_app_asks_the_sentinels_with_the_rendered_settings(
         assert directives((rendered / f"{host}.conf").read_text())["port"] == [port]
     assert env["SENTINEL_BOARD_REDIS_USERNAME"] == "board"
     assert set(app["depends_on"]) == set(COMPOSE_SENTINEL_HOSTS)
+    # Its passwords are files Compose mounts, named by settings: none is in its environment.
+    assert not {"SENTINEL_BOARD_REDIS_PASSWORD", "SENTINEL_BOARD_SENTINEL_PASSWORD"} & set(env)
+    secrets = json.loads((rendered / "secrets.json").read_text())
+    for secret, password in (("redis-password", "app"), ("sentinel-password", "sentinel")):
+        assert secret in app["secrets"]
+        assert compose["secrets"][secret]["file"] == f"{COMPOSE_OUT}/{secret}"
+        assert (rendered / secret).read_text() == secrets[password] + "\n"
+        setting = f"SENTINEL_BOARD_{secret.upper().replace('-', '_')}_FILE"
+        assert env[setting] == f"/run/secrets/{secret}"
 
     dockerfile = (ROOT / "Dockerfile").read_text()
     container_port = app["ports"][0].rsplit(":", 1)[1]
     assert f"EXPOSE {container_port}" in dockerfile
     assert f'"--port", "{container_port}"' in dockerfile
     assert f"http://127.0.0.1:{container_port}/readyz" in dockerfile, "the health check"
-    assert re.search(r"^FROM python:3\.\d+-slim$", dockerfile, re.MULTILINE)
+    base = re.findall(r"^ARG BASE_IMAGE=(\S+)$", dockerfile, re.MULTILINE)
+    assert base == [_default(app["build"]["args"]["BASE_IMAGE"])]
+    assert re.fullmatch(r"python:3\.\d+-slim", base[0]), "the official image by default"
+    assert re.search(r"^FROM \$\{BASE_IMAGE\}$", dockerfile, re.MULTILINE)
     user = re.findall(r"^USER (\S+)$", dockerfile, re.MULTILINE)
     assert user and user[-1] not in ("root", "0"), "the app does not run as root"
 

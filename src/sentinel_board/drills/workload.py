@@ -98,14 +98,17 @@ async def flush(client: httpx.AsyncClient, record: Record, stop: asyncio.Event) 
 class Workload:
     """Writers, readers and a flusher against one board, until stopped."""
 
-    def __init__(self, client: httpx.AsyncClient, writers: int = 4, readers: int = 2) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, writers: int = 4, readers: int = 2, prefix: str = "w"
+    ) -> None:
+        """`prefix` starts every message, so that workloads on one board tell theirs apart."""
         self.record = Record()
         self._stop = asyncio.Event()
-        r = self.record
+        r, stop = self.record, self._stop
         self._tasks = [
-            *(asyncio.create_task(write(client, r, f"w{i}", self._stop)) for i in range(writers)),
-            *(asyncio.create_task(read(client, r, self._stop)) for _ in range(readers)),
-            asyncio.create_task(flush(client, r, self._stop)),
+            *(asyncio.create_task(write(client, r, f"{prefix}{i}", stop)) for i in range(writers)),
+            *(asyncio.create_task(read(client, r, stop)) for _ in range(readers)),
+            asyncio.create_task(flush(client, r, stop)),
         ]
 
     async def stop(self) -> Record:

@@ -42,14 +42,19 @@ class Credentials:
             "SENTINEL_BOARD_SENTINEL_PASSWORD": self.sentinel,
         }
 
+    def app_secret_files(self) -> dict[str, str]:
+        """The app's passwords as files: file name -> content (`app_env` without them)."""
+        return {"redis-password": self.app, "sentinel-password": self.sentinel}
+
     def __repr__(self) -> str:  # never printed by accident
         return "Credentials(...)"
 
 
-def write_private(path: Path, text: str) -> None:
-    """Create or replace `path` with mode 0600 from the first byte on."""
+def write_private(path: Path, text: str, mode: int = 0o600) -> None:
+    """Create or replace `path` with `mode` from the first byte on, in a folder only its owner
+    may enter (0700)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(descriptor, mode)
     with os.fdopen(descriptor, "w") as file:
         file.write(text)

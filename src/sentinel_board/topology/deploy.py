@@ -17,6 +17,9 @@ from sentinel_board.topology.layout import TopologyError, TopologySpec
 COMPOSE_DATA_HOSTS = ("redis-1", "redis-2", "redis-3")
 COMPOSE_SENTINEL_HOSTS = ("sentinel-1", "sentinel-2", "sentinel-3")
 COMPOSE_OUT = Path("deploy/compose")
+# Where Compose mounts a container's secrets: the app reads its passwords there
+# (SENTINEL_BOARD_*_PASSWORD_FILE), so that they are in no environment `docker inspect` shows.
+COMPOSE_SECRETS = "/run/secrets"
 
 
 def parse_hosts(text: str, default_port: int, option: str) -> list[Address]:
@@ -59,11 +62,23 @@ def deployment(
     )
 
 
-def render_all(spec: TopologySpec) -> list[Path]:
+def compose_deployment(out: Path = COMPOSE_OUT, *, down_after_ms: int = 3000) -> TopologySpec:
+    """The deployment compose.yaml runs: its services by name, the default ports, /data."""
+    return deployment(
+        [(host, 6379) for host in COMPOSE_DATA_HOSTS],
+        [(host, 26379) for host in COMPOSE_SENTINEL_HOSTS],
+        out,
+        node_dir=Path("/data"),
+        down_after_ms=down_after_ms,
+    )
+
+
+def render_all(spec: TopologySpec, secrets_at: str | None = None) -> list[Path]:
     """Every node's config, the app's settings and the secrets, into `spec.run_dir` (0700).
 
     The secrets are generated once: rendering again keeps them, so a running deployment's
-    passwords stay valid.
+    passwords stay valid. With `secrets_at`, the app's passwords are files of their own, which
+    the app finds in that folder (`SENTINEL_BOARD_*_PASSWORD_FILE`), not settings in app.env.
     """
     out = spec.run_dir
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -78,7 +93,19 @@ def render_all(spec: TopologySpec) -> list[Path]:
     env = render.app_env(spec, secrets, None)
     if spec.app_key_prefix:
         env["SENTINEL_BOARD_KEY_PREFIX"] = spec.app_key_prefix
+    readable: dict[str, str] = {}
+    if secrets is not None and secrets_at is not None:
+        readable = secrets.app_secret_files()
+        for name in readable:
+            setting = f"SENTINEL_BOARD_{name.upper().replace('-', '_')}"
+            del env[setting]
+            env[f"{setting}_FILE"] = f"{secrets_at}/{name}"
     files["app.env"] = render.env_file(env)
     for name, text in files.items():
         write_private(out / name, text)
-    return [out / name for name in files] + ([out / "secrets.json"] if secrets else [])
+    # Readable by the app's user in its container (a bind mount keeps the mode); on this
+    # machine the folder (0700) keeps everyone else out.
+    for name, text in readable.items():
+        write_private(out / name, text + "\n", mode=0o644)
+    written = [out / name for name in [*files, *readable]]
+    return written + ([out / "secrets.json"] if secrets else [])

@@ -44,8 +44,12 @@ def spawn(
     pid_path: Path,
     log_path: Path,
     env: Mapping[str, str] | None = None,
+    umask: int = 0o077,
 ) -> int:
-    """Start a process in its own session, so Ctrl-C reaches only us; we stop it by pid."""
+    """Start a process in its own session, so Ctrl-C reaches only us; we stop it by pid.
+
+    By default what it writes (a node's data, the configs Sentinel rewrites) is its owner's
+    only."""
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             list(argv),
@@ -53,8 +57,7 @@ def spawn(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            # What the node writes (its data, the configs Sentinel rewrites) is its owner's only.
-            umask=0o077,
+            umask=umask,
             cwd=workdir,
             env=None if env is None else {**os.environ, **env},
         )

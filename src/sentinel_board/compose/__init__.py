@@ -1,0 +1,1 @@
+"""The Docker Compose deployment (compose.yaml), run for real: an engine, images, a project."""

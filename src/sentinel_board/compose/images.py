@@ -1,0 +1,160 @@
+"""The images compose.yaml runs: the official ones, or built from Debian's packages.
+
+Users pull `redis` and build the board's image on `python:*-slim` from Docker Hub. A machine
+that reaches no image registry (CI here) builds both from Debian instead: a base image made by
+debootstrap (cached outside the checkout: the next build skips it), Redis from Debian's
+packages, and Debian's Python with the board's packages downloaded on the host beforehand (the
+image asks no package index). compose.yaml takes either through two variables.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from sentinel_board.compose.engine import EngineError, cache_dir, docker
+
+Source = Literal["official", "debian"]
+REDIS_IMAGE = "redis:7.2"  # compose.yaml's defaults
+APP_BASE = "python:3.12-slim"
+APP_IMAGE = "sentinel-board"
+DEBIAN = "sentinel-board/debian:bookworm"
+DEBIAN_REDIS = "sentinel-board/redis:bookworm"
+DEBIAN_PYTHON = "sentinel-board/python3:bookworm"
+DEBIAN_APP_BASE = "sentinel-board/python:bookworm"
+MIRROR = os.environ.get("SENTINEL_BOARD_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+BUILD_WITHIN = 900.0
+
+
+@dataclass(frozen=True)
+class Images:
+    source: Source  # the official images, or built from Debian's packages
+    redis: str
+    app_base: str
+
+    def compose_env(self) -> dict[str, str]:
+        """The variables compose.yaml reads its images from."""
+        return {"SENTINEL_BOARD_REDIS_IMAGE": self.redis, "SENTINEL_BOARD_APP_BASE": self.app_base}
+
+
+def _present(image: str) -> bool:
+    return docker("image", "inspect", image, check=False).returncode == 0
+
+
+def build(root: Path, say: Callable[[str], None]) -> Images:
+    """Every image the deployment needs, by the path that works here; `say` tells which."""
+    chosen = os.environ.get("SENTINEL_BOARD_IMAGES", "")
+    if chosen not in ("", "official", "debian"):
+        raise EngineError(
+            f"SENTINEL_BOARD_IMAGES={chosen!r} is neither official nor debian",
+            "leave it unset to take the official images when Docker Hub answers",
+        )
+    if chosen != "debian" and (_present(REDIS_IMAGE) or _pull(REDIS_IMAGE)):
+        say(f"Images: the official ones ({REDIS_IMAGE}, the board on {APP_BASE})")
+        images = Images("official", REDIS_IMAGE, APP_BASE)
+    elif chosen == "official":
+        raise EngineError(f"cannot pull {REDIS_IMAGE}", "unset SENTINEL_BOARD_IMAGES")
+    else:
+        say("Images: no registry answers; building them from Debian's packages")
+        images = Images("debian", DEBIAN_REDIS, DEBIAN_APP_BASE)
+        _debian_images(root, say)
+    say(f"Building the board's image ({APP_IMAGE}) on {images.app_base}")
+    _build(root, APP_IMAGE, BASE_IMAGE=images.app_base)
+    return images
+
+
+def _pull(image: str) -> bool:
+    return docker("pull", "--quiet", image, timeout=300, check=False).returncode == 0
+
+
+def _build(context: Path, tag: str, dockerfile: str | None = None, **args: str) -> None:
+    argv = ["build", "--quiet", "--tag", tag]
+    if dockerfile:
+        argv += ["--file", str(context / dockerfile)]
+    for key, value in args.items():
+        argv += ["--build-arg", f"{key}={value}"]
+    docker(*argv, str(context), timeout=BUILD_WITHIN)
+
+
+def _debian_images(root: Path, say: Callable[[str], None]) -> None:
+    if not _present(DEBIAN):
+        _import_base(say)
+    images = root / "docker"
+    if not _present(DEBIAN_REDIS):
+        say(f"Building {DEBIAN_REDIS} (Redis from Debian's packages)")
+        _build(images, DEBIAN_REDIS, "server.Dockerfile", BASE=DEBIAN)
+    if not _present(DEBIAN_APP_BASE):
+        say(f"Building {DEBIAN_APP_BASE} (Debian's Python and the board's packages)")
+        _build(images, DEBIAN_PYTHON, "python.Dockerfile", BASE=DEBIAN)
+        with tempfile.TemporaryDirectory() as context:
+            wheelhouse = Path(context) / "wheelhouse"
+            _download_wheels(root, wheelhouse, _python_version(DEBIAN_PYTHON))
+            shutil.copy(images / "wheelhouse.Dockerfile", context)
+            _build(Path(context), DEBIAN_APP_BASE, "wheelhouse.Dockerfile", BASE=DEBIAN_PYTHON)
+
+
+def _import_base(say: Callable[[str], None]) -> None:
+    """Debian's minimal system as an image, from the cached archive or made by debootstrap."""
+    archive = cache_dir() / "debian-bookworm-minbase.tar"
+    if archive.exists():
+        say(f"Base image: {DEBIAN} from the cache ({archive})")
+    else:
+        if shutil.which("debootstrap") is None or os.geteuid() != 0:
+            raise EngineError(
+                "no registry answers, and the base image needs debootstrap, run as root",
+                "apt-get install debootstrap, then run this as root",
+            )
+        say(f"Base image: debootstrap of Debian bookworm (about a minute), cached in {archive}")
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=archive.parent) as rootfs:
+            _run(["debootstrap", "--variant=minbase", "bookworm", rootfs, MIRROR])
+            partial = archive.with_suffix(".partial")
+            _run(["tar", "--numeric-owner", "-C", rootfs, "-cf", str(partial), "."])
+            partial.rename(archive)
+    docker("import", str(archive), DEBIAN, timeout=BUILD_WITHIN)
+
+
+def _python_version(image: str) -> str:
+    code = "import platform; print(platform.python_version())"
+    return docker("run", "--rm", image, "python3", "-c", code).stdout.strip()
+
+
+def _download_wheels(root: Path, wheelhouse: Path, python: str) -> None:
+    """The board's packages, and setuptools to build it, as the image's Python needs them.
+
+    Markers are evaluated for that exact version (redis-py needs async-timeout below 3.11.3,
+    Debian 12 has 3.11.2), which only a resolver told the target can do: uv.
+    """
+    arch = platform.machine()
+    requirements = wheelhouse.parent / "requirements.txt"
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if uv is None:
+        raise EngineError("uv is missing", "pip install uv (make installs it with .[dev])")
+    _run([
+        uv, "pip", "compile", str(root / "pyproject.toml"), "--quiet", "--no-header",
+        "--no-annotate", "--python-version", python, "--python-platform",
+        f"{arch}-manylinux_2_36", "--output-file", str(requirements),
+    ])  # fmt: skip
+    platforms = [f"manylinux_2_{minor}_{arch}" for minor in range(17, 37)]
+    platforms += [f"manylinux2014_{arch}", f"linux_{arch}"]
+    major, minor, _ = python.split(".")
+    _run([
+        sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+        *(f"--platform={name}" for name in platforms), f"--python-version={major}.{minor}",
+        "--implementation=cp", "-r", str(requirements), "setuptools>=77", "-d", str(wheelhouse),
+    ])  # fmt: skip
+
+
+def _run(argv: list[str]) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=BUILD_WITHIN)
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()
+        raise EngineError(f"{Path(argv[0]).name} failed: {said[-1] if said else done.returncode}")
