@@ -141,9 +141,11 @@ def pair(tmp_path: Path) -> Iterator[tuple[Address, Address]]:
             )
         )
     try:
+        # Linked, and counted by the master as a good replica (min-replicas-to-write): it is
+        # only once the replica's first acknowledgement arrives, up to a second later.
         wait_until(
             lambda: (
-                probe.info(spec.host, second.port, "replication").get("master_link_status") == "up"
+                probe.info(spec.host, first.port, "replication").get("min_slaves_good_slaves") == 1
             ),
             timeout=10,
         )
