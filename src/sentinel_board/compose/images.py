@@ -9,6 +9,7 @@ image asks no package index). compose.yaml takes either through two variables.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import shutil
@@ -27,9 +28,10 @@ REDIS_IMAGE = "redis:7.2"  # compose.yaml's defaults
 APP_BASE = "python:3.12-slim"
 APP_IMAGE = "sentinel-board"
 DEBIAN = "sentinel-board/debian:bookworm"
-DEBIAN_REDIS = "sentinel-board/redis:bookworm"
-DEBIAN_PYTHON = "sentinel-board/python3:bookworm"
-DEBIAN_APP_BASE = "sentinel-board/python:bookworm"
+# Tagged by what they are built from (see _tag).
+DEBIAN_REDIS = "sentinel-board/redis"
+DEBIAN_PYTHON = "sentinel-board/python3"
+DEBIAN_APP_BASE = "sentinel-board/python"
 MIRROR = os.environ.get("SENTINEL_BOARD_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 BUILD_WITHIN = 900.0
 
@@ -64,11 +66,16 @@ def build(root: Path, say: Callable[[str], None]) -> Images:
         raise EngineError(f"cannot pull {REDIS_IMAGE}", "unset SENTINEL_BOARD_IMAGES")
     else:
         say("Images: no registry answers; building them from Debian's packages")
-        images = Images("debian", DEBIAN_REDIS, DEBIAN_APP_BASE)
-        _debian_images(root, say)
+        images = _debian_images(root, say)
     say(f"Building the board's image ({APP_IMAGE}) on {images.app_base}")
     _build(root, APP_IMAGE, BASE_IMAGE=images.app_base)
     return images
+
+
+def _tag(name: str, *sources: Path) -> str:
+    """`name` tagged by what it is built from: a change to any of them builds a new one."""
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()
+    return f"{name}:bookworm-{digest[:12]}"
 
 
 def _pull(image: str) -> bool:
@@ -84,21 +91,31 @@ def _build(context: Path, tag: str, dockerfile: str | None = None, **args: str) 
     docker(*argv, str(context), timeout=BUILD_WITHIN)
 
 
-def _debian_images(root: Path, say: Callable[[str], None]) -> None:
-    if not _present(DEBIAN):
+def _debian_images(root: Path, say: Callable[[str], None]) -> Images:
+    files = root / "docker"
+    redis = _tag(DEBIAN_REDIS, files / "server.Dockerfile", files / "entrypoint.sh")
+    python = _tag(DEBIAN_PYTHON, files / "python.Dockerfile")
+    app_base = _tag(DEBIAN_APP_BASE, files / "wheelhouse.Dockerfile", root / "pyproject.toml")
+    if _present(DEBIAN):
+        say(f"Base image: {DEBIAN}, already in the engine")
+    else:
         _import_base(say)
-    images = root / "docker"
-    if not _present(DEBIAN_REDIS):
-        say(f"Building {DEBIAN_REDIS} (Redis from Debian's packages)")
-        _build(images, DEBIAN_REDIS, "server.Dockerfile", BASE=DEBIAN)
-    if not _present(DEBIAN_APP_BASE):
-        say(f"Building {DEBIAN_APP_BASE} (Debian's Python and the board's packages)")
-        _build(images, DEBIAN_PYTHON, "python.Dockerfile", BASE=DEBIAN)
+    if _present(redis):
+        say(f"{redis}: already in the engine")
+    else:
+        say(f"Building {redis} (Redis from Debian's packages)")
+        _build(files, redis, "server.Dockerfile", BASE=DEBIAN)
+    if _present(app_base):
+        say(f"{app_base}: already in the engine")
+    else:
+        say(f"Building {app_base} (Debian's Python and the board's packages)")
+        _build(files, python, "python.Dockerfile", BASE=DEBIAN)
         with tempfile.TemporaryDirectory() as context:
             wheelhouse = Path(context) / "wheelhouse"
-            _download_wheels(root, wheelhouse, _python_version(DEBIAN_PYTHON))
-            shutil.copy(images / "wheelhouse.Dockerfile", context)
-            _build(Path(context), DEBIAN_APP_BASE, "wheelhouse.Dockerfile", BASE=DEBIAN_PYTHON)
+            _download_wheels(root, wheelhouse, _python_version(python))
+            shutil.copy(files / "wheelhouse.Dockerfile", context)
+            _build(Path(context), app_base, "wheelhouse.Dockerfile", BASE=python)
+    return Images("debian", redis, app_base)
 
 
 def _import_base(say: Callable[[str], None]) -> None:
