@@ -1,13 +1,19 @@
-# A Redis image built from Debian's packages, for machines that reach no image registry
-# (`make compose-up` takes this path when Docker Hub does not answer). It behaves as the
-# official image does where compose.yaml relies on it: docker-entrypoint.sh, /data, and the
-# server run as the unprivileged user its package created.
+# A Redis or Valkey image built from Debian's packages, for machines that reach no image
+# registry (`make compose-up` takes this path when Docker Hub does not answer). It behaves as
+# the official images do where compose.yaml relies on it: docker-entrypoint.sh, /data, and the
+# server run as the unprivileged user its package created. Valkey comes from
+# bookworm-backports (SUITE), added to apt's sources on the same mirror.
 ARG BASE=sentinel-board/debian:bookworm
 FROM ${BASE}
 ARG PACKAGES="redis-server redis-tools"
 ARG USER=redis
-RUN apt-get update \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${PACKAGES} \
+ARG SUITE=bookworm
+RUN if [ "$SUITE" != bookworm ]; then \
+      sed -n "s/ bookworm / $SUITE /p" /etc/apt/sources.list > "/etc/apt/sources.list.d/$SUITE.list"; \
+    fi \
+    && apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -t "$SUITE" \
+        ${PACKAGES} \
     && rm -rf /var/lib/apt/lists/* \
     && mkdir /data && chown "${USER}:${USER}" /data
 ENV SERVER_USER=${USER}

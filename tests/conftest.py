@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -13,11 +14,30 @@ from redis.asyncio import Redis
 from sentinel_board.config import Address, Settings
 from sentinel_board.redis_ha import RedisHA
 from sentinel_board.store import MessageStore
-from sentinel_board.topology import Topology, TopologySpec, probe, process, render
+from sentinel_board.topology import Topology, TopologySpec, probe, process, render, servers
 from sentinel_board.topology.ports import free_ports
 from tests.helpers import app_client, settings_for, wait_until
 
 TEST_DOWN_AFTER_MS = 1000
+
+
+# The failover tests and the fast drills run on every server installed here: Redis, and Valkey
+# where it is (.ci/run installs it); a missing one is skipped, saying so.
+SERVERS = [
+    pytest.param(
+        name,
+        marks=pytest.mark.skipif(
+            shutil.which(f"{name}-server") is None, reason=f"{name}-server is not installed"
+        ),
+    )
+    for name in servers.NAMES
+]
+
+
+@pytest.fixture(params=SERVERS)
+def server(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -127,14 +147,14 @@ def pair(tmp_path: Path) -> Iterator[tuple[Address, Address]]:
     """A master and its replica with no sentinel watching, for a test to swap by hand."""
     spec = local_spec(tmp_path, data_ports=free_ports(2))
     first, second = spec.data_nodes
-    binary = process.redis_binary(spec.redis_server)
+    server = servers.find(spec.server)
     pids = []
     for node, master in ((first, None), (second, first)):
         node.dir.mkdir(parents=True)
         node.config_path.write_text(render.redis_conf(spec, node, master, None))
         pids.append(
             process.spawn(
-                [binary, str(node.config_path)],
+                server.argv(node.config_path),
                 workdir=node.dir,
                 pid_path=node.pid_path,
                 log_path=node.log_path,

@@ -85,7 +85,8 @@ def test_up_detach_status_kill_start_down(run_dir: Path) -> None:
             "sentinel-board up",
         ),
         (["kill", "master", "--run-dir", "/nonexistent"], "no topology", "--run-dir"),
-        (["up", "--redis-server", "/no/redis-server"], "redis-server not found", "apt-get"),
+        (["up", "--server", "/no/redis-server"], "/no/redis-server not found", "apt-get"),
+        (["up", "--redis-server", "/no/redis"], "/no/redis not found", "apt-get"),
     ],
 )
 def test_errors_are_one_line_and_a_hint(args: list[str], message: str, hint: str) -> None:

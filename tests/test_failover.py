@@ -28,9 +28,9 @@ def lists_of(topology: Topology, node: Node) -> tuple[list[Any], list[Any]]:
 
 @pytest.fixture
 async def board(
-    make_topology: Callable[..., Topology],
+    make_topology: Callable[..., Topology], server: str
 ) -> AsyncIterator[tuple[Topology, httpx.AsyncClient]]:
-    topology = make_topology(down_after_ms=DOWN_AFTER_MS)
+    topology = make_topology(down_after_ms=DOWN_AFTER_MS, server=server)
     settings = settings_for(topology, failover_deadline=10)
     async with app_client(settings, timeout=30) as client:
         yield topology, client

@@ -3,10 +3,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import shutil
 import signal
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -55,7 +53,10 @@ main.add_command(compose)
 @click.option("--quorum", default=2, show_default=True, type=click.IntRange(1, 9))
 @click.option("--down-after-ms", default=3000, show_default=True, type=click.IntRange(100))
 @click.option("--failover-timeout-ms", default=10000, show_default=True, type=click.IntRange(1000))
-@click.option("--redis-server", default="redis-server", show_default=True, help="The binary.")
+@click.option(
+    "--server", "--redis-server", default="redis", show_default=True,
+    help="The nodes' server: redis, valkey (their binaries on PATH), or a server binary's path.",
+)  # fmt: skip
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option(
     "--log-format",
@@ -92,7 +93,7 @@ def up(
     quorum: int,
     down_after_ms: int,
     failover_timeout_ms: int,
-    redis_server: str,
+    server: str,
     workers: int,
     log_format: str,
     tls: bool,
@@ -110,7 +111,7 @@ def up(
         quorum=quorum,
         down_after_ms=down_after_ms,
         failover_timeout_ms=failover_timeout_ms,
-        redis_server=redis_server,
+        server=server,
         workers=workers,
         log_format=log_format,
         auth=not no_auth,
@@ -481,7 +482,17 @@ def _settings_or_exit() -> Settings:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every figure of every run here.",
 )
-@click.option("--keep", is_flag=True, help="Keep the topologies' run dirs (configs, logs).")
+@click.option("--keep", is_flag=True, help="Keep the local topologies' run dirs (configs, logs).")
+@click.option(
+    "--target", "targets", multiple=True, type=click.Choice(["local", "compose"]),
+    help="Where to break things: local (the default: a fresh topology per run on 127.0.0.1) "
+    "or compose (the running compose project, else one of the drill's own). Repeatable.",
+)  # fmt: skip
+@click.option(
+    "--server", "chosen_servers", multiple=True,
+    help="The nodes' server: redis (the default), valkey, or (local) a binary's path. "
+    "Repeatable: each scenario runs on each.",
+)  # fmt: skip
 @friendly_errors
 def drill(
     scenarios: tuple[str, ...],
@@ -492,13 +503,15 @@ def drill(
     report_dir: Path | None,
     json_path: Path | None,
     keep: bool,
+    targets: tuple[str, ...],
+    chosen_servers: tuple[str, ...],
 ) -> None:
-    """Break a fresh topology on purpose, under load, and judge what survived.
+    """Break the deployment on purpose, under load, and judge what survived.
 
     SCENARIOS: any of the names below; none means all of them.
     """
-    from sentinel_board.drills import report
-    from sentinel_board.drills.runner import Options, run
+    from sentinel_board.drills import matrix, report
+    from sentinel_board.drills.runner import Options, Result
     from sentinel_board.drills.scenarios import SCENARIOS
 
     unknown = [name for name in scenarios if name not in SCENARIOS]
@@ -507,27 +520,26 @@ def drill(
             f"unknown scenario {', '.join(unknown)}", f"choose from: {', '.join(SCENARIOS)}"
         )
     chosen = [SCENARIOS[name] for name in scenarios or SCENARIOS]
+    where = targets or ("local",)
+    on: tuple[str | None, ...] = chosen_servers or (None,)
+    matrix.check(where, on, Path.cwd())
     options = Options(down_after_ms, failover_deadline, read_from)
-    work_dir = Path(tempfile.mkdtemp(prefix="sentinel-board-drill-"))
-    results = []
-    try:
-        with Progress(console=console) as progress:
-            task = progress.add_task("drills", total=len(chosen) * repeat)
-            for scenario in chosen:
-                for repetition in range(1, repeat + 1):
-                    progress.update(task, description=f"{scenario.name} #{repetition}")
-                    result = asyncio.run(run(scenario, repetition, options, work_dir))
-                    results.append(result)
-                    verdict = "[green]pass[/green]" if result.passed else "[red]FAIL[/red]"
-                    if result.skipped:
-                        verdict = f"[yellow]{result.skipped}[/yellow]"
-                    progress.console.print(f"{scenario.name} #{repetition}: {verdict}")
-                    progress.advance(task)
-    finally:
-        if keep:
-            console.print(f"Run dirs kept in {work_dir}")
-        else:
-            shutil.rmtree(work_dir, ignore_errors=True)
+    runs = len(chosen) * repeat * len(where) * len(on)
+    with Progress(console=console) as progress:
+        task = progress.add_task("drills", total=runs)
+
+        def done(result: Result) -> None:
+            verdict = "[green]pass[/green]" if result.passed else "[red]FAIL[/red]"
+            if result.skipped:
+                verdict = f"[yellow]{result.skipped}[/yellow]"
+            where = f"{result.target}, {result.server}"
+            progress.console.print(f"{result.scenario} #{result.repetition} ({where}): {verdict}")
+            progress.advance(task)
+
+        results = matrix.run_all(
+            chosen, repeat, where, on, options,
+            root=Path.cwd(), keep=keep, say=progress.console.print, done=done,
+        )  # fmt: skip
     console.print(report.table(results))
     if json_path:
         report.write_json(results, json_path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -21,13 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sentinel_board.compose import engine, images
+from sentinel_board.compose import engine, images, own
 from sentinel_board.compose.engine import docker
-from sentinel_board.compose.project import Project, free_net, wait
+from sentinel_board.compose.own import own_project
+from sentinel_board.compose.project import Project
 from sentinel_board.drills.workload import Record, Workload
-from sentinel_board.topology import deploy
 from sentinel_board.topology.deploy import COMPOSE_DATA_HOSTS, COMPOSE_SENTINEL_HOSTS
-from sentinel_board.topology.ports import free_port
 from tests.helpers import wait_until, wait_until_async
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,62 +34,34 @@ SETTLE_WITHIN = 60.0
 
 
 @pytest.fixture(scope="module")
-def project(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Project]:
+def project(request: pytest.FixtureRequest) -> Iterator[Project]:
     if not request.config.getoption("--compose"):
         pytest.skip("the compose tests run with `make compose-test` (pytest --compose)")
     if engine.server_version() is None and (why := engine.may_start()) is not None:
         pytest.skip(f"no Docker engine answers, and {why}")
-    say = request.config.get_terminal_writer().line
-    started = engine.ensure()
-    if started is not None:
-        say(f"compose: started a Docker engine for these tests (dockerd, pid {started.pid})")
-    running = None
-    try:
-        built = images.build(ROOT, lambda line: say(f"compose: {line}"))
-        directory = tmp_path_factory.mktemp("compose")
-        spec = deploy.compose_deployment(
-            directory / deploy.COMPOSE_OUT, down_after_ms=int(DOWN_AFTER * 1000)
-        )
-        deploy.render_all(spec, deploy.COMPOSE_SECRETS)
-        env = {
-            **built.compose_env(),
-            "SENTINEL_BOARD_NET": free_net(),
-            "SENTINEL_BOARD_PUBLISH": f"127.0.0.1:{free_port()}",
-        }
-        running = Project(ROOT, directory, name=f"sbtest{uuid.uuid4().hex[:8]}", env=env)
-        running.up()
-        settle(running)
+    server = images.server_choice()
+    # Removed at the end, pass or fail; anything left behind (a container, a volume, the
+    # network, or the bridges and firewall rules of an engine started here) fails the test.
+    with own_project(
+        ROOT, server=server, down_after_ms=int(DOWN_AFTER * 1000), say=_say(request)
+    ) as running:
         yield running
-    finally:
-        if running is not None:
-            running.down(volumes=True)
-            left = docker("ps", "--all", "--quiet", "--filter", f"label={_label(running)}")
-            volumes = docker("volume", "ls", "--quiet", "--filter", f"label={_label(running)}")
-            networks = docker("network", "ls", "--quiet", "--filter", f"name={running.network}")
-        if started is not None:
-            engine.stop(started)
-            assert not engine.leftovers(started), "the engine left these behind"
-        if running is not None:
-            assert not (left.stdout + volumes.stdout + networks.stdout).strip(), "left behind"
+
+
+def _say(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    assert reporter is not None
+    return lambda line: reporter.write_line(f"compose: {line}")
 
 
 @pytest.fixture
 def say(request: pytest.FixtureRequest) -> Callable[[str], None]:
     """A line to the terminal, whatever pytest captures: the figures of a run."""
-    writer = request.config.get_terminal_writer()
-    return lambda line: writer.line(f"compose: {line}")
-
-
-def _label(project: Project) -> str:
-    return f"com.docker.compose.project={project.name}"
+    return _say(request)
 
 
 def settle(project: Project) -> None:
-    """Every node up, the sentinels agreeing, the replicas linked, the board ready."""
-    wait("the deployment settling", project.settled, SETTLE_WITHIN)
-    wait("the board's /readyz", project.ready, SETTLE_WITHIN)
+    own.settle(project, SETTLE_WITHIN)
 
 
 @asynccontextmanager
@@ -175,32 +145,3 @@ def in_container_netns(
     return subprocess.run(
         ["nsenter", "--target", pid, "--net", *argv], capture_output=True, text=True, check=True
     )
-
-
-LONE_WRITER = """
-read -r pass
-end=$(( $(date +%s) + $1 ))
-while [ "$(date +%s)" -lt "$end" ]; do
-  printf '%s ' "$(date +%s.%N)"
-  printf 'AUTH %s\\nRPUSH lone x\\nWAIT 1 200\\n' "$pass" | redis-cli 2>&1 | tr '\\n' ' '
-  echo
-done
-"""
-
-
-def lone_writer(project: Project, service: str, seconds: float) -> list[tuple[float, bool, bool]]:
-    """A client inside `service`'s container writing to it for `seconds`, as the board would
-    if it could still reach it: (when, the master took it, a replica confirmed it)."""
-    argv = ["docker", "exec", "--interactive", project.container(service)]
-    argv += ["sh", "-c", LONE_WRITER, "lone-writer", str(int(seconds))]
-    # The password goes in on stdin: in no command line and no environment.
-    done = subprocess.run(
-        argv, input=project.credentials.admin + "\n", capture_output=True, text=True, check=True
-    )
-    writes = []
-    for line in done.stdout.splitlines():
-        when, _, replies = line.partition(" ")
-        words = replies.split()  # OK, RPUSH's reply, WAIT's reply (or an error's words)
-        took = len(words) >= 3 and words[1].isdigit()
-        writes.append((float(when), took, took and words[2].isdigit() and words[2] != "0"))
-    return writes

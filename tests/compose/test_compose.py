@@ -19,8 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sentinel_board.compose import images
 from sentinel_board.compose.engine import docker
 from sentinel_board.compose.project import Project
+from sentinel_board.drills.targets import ComposeTarget
 from sentinel_board.drills.workload import Workload
 from sentinel_board.topology import probe
 from sentinel_board.topology.deploy import COMPOSE_DATA_HOSTS, COMPOSE_SENTINEL_HOSTS
@@ -31,8 +33,8 @@ from tests.compose.conftest import (
     in_container_netns,
     load,
     logged,
-    lone_writer,
     settle,
+    stored,
     switched_after,
     tilts,
 )
@@ -105,7 +107,7 @@ def test_no_password_in_any_environment_and_nothing_runs_as_root(project: Projec
         inspected = docker("inspect", container).stdout
         assert not [p for p in passwords if p in inspected], f"{service}: a password shows"
         uid = docker("exec", container, "sh", "-c", "grep ^Uid: /proc/1/status").stdout.split()[1]
-        user = "board" if service == "app" else "redis"
+        user = "board" if service == "app" else images.SERVERS[images.server_choice()].user
         assert uid == docker("exec", container, "id", "-u", user).stdout.strip(), service
     env = json.loads(
         docker("inspect", "--format", "{{json .Config.Env}}", containers["app"]).stdout
@@ -264,26 +266,28 @@ async def test_a_paused_master_rejoins_as_a_replica(project: Project) -> None:
 async def test_a_partitioned_master_acknowledges_nothing_and_loses_nothing(
     project: Project,
 ) -> None:
+    target = ComposeTarget(project)  # cut and heal as the drills do: network disconnect/connect
     old = await asyncio.to_thread(project.master)
     assert old is not None
-    container = project.container(old)
-    template = '{{range .NetworkSettings.Networks}}{{join .Aliases " "}}{{end}}'
-    aliases = docker("inspect", "--format", template, container).stdout.split()
+    address = project.address(old)
     async with load(project, "partition") as workload:
-        lone = asyncio.create_task(asyncio.to_thread(lone_writer, project, old, DOWN_AFTER * 2 + 8))
+        lone = asyncio.create_task(asyncio.to_thread(project.lone_writer, old, DOWN_AFTER * 2 + 8))
         await asyncio.sleep(1)  # the lone client writes before the cut: pacing, not a wait
         cut_at = time.time()
-        await asyncio.to_thread(docker, "network", "disconnect", project.network, container)
+        await asyncio.to_thread(target.cut, old)
         took = await asyncio.to_thread(switched_after, project, cut_at)
         await _writes_after(workload, cut_at + took)
         writes = await lone
-        options = [f"--alias={alias}" for alias in aliases]
-        await asyncio.to_thread(docker, "network", "connect", *options, project.network, container)
+        await asyncio.to_thread(target.heal, old)
         await _become(project, old, "replica")
-    isolated = [w for w in writes if w[0] > cut_at + 0.1]
+    assert project.address(old) == address, "healed on its own address"
+    isolated = [w for w in writes if float(str(w["at"])) > cut_at + 0.1]
     assert isolated, "the lone client wrote nothing to the isolated master"
-    assert not [w for w in isolated if w[2]], "a write on the isolated master was confirmed"
-    assert_kept(project, workload.record, "partition")
+    assert not [w for w in isolated if w["acked"]], "a write on the isolated master was confirmed"
+    assert_kept(project, workload.record, "partition")  # settled: the same on every node
+    confirmed = {str(w["message"]) for w in writes if w["acked"]}
+    assert confirmed, "before the cut, a replica confirmed the lone client's writes"
+    assert confirmed <= set(stored(project, old) or []), "what a replica confirmed was kept"
 
 
 def test_restarting_a_sentinel_or_a_node_keeps_what_sentinel_rewrote(project: Project) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,13 @@ pytestmark = pytest.mark.failover
 FAST = Options(down_after_ms=1000, failover_deadline=3)
 
 
-async def test_master_kill_loses_nothing_and_follows_at_once(tmp_path: Path) -> None:
-    result = await run(SCENARIOS["master-kill"], 1, FAST, tmp_path)
+def fast(server: str) -> Options:
+    return replace(FAST, server=server)
+
+
+async def test_master_kill_loses_nothing_and_follows_at_once(tmp_path: Path, server: str) -> None:
+    result = await run(SCENARIOS["master-kill"], 1, fast(server), tmp_path)
+    assert result.server.lower().startswith(server)
     assert result.passed, result.failed
     assert result.acknowledged > 20 and result.lost == 0 and result.duplicates == 0
     assert result.fault_to_switch_s is not None and result.switch_to_first_ack_s is not None
@@ -26,14 +32,14 @@ async def test_master_kill_loses_nothing_and_follows_at_once(tmp_path: Path) -> 
     assert result.nodes_identical
 
 
-async def test_replica_kill_fails_no_request(tmp_path: Path) -> None:
-    result = await run(SCENARIOS["replica-kill"], 1, FAST, tmp_path)
+async def test_replica_kill_fails_no_request(tmp_path: Path, server: str) -> None:
+    result = await run(SCENARIOS["replica-kill"], 1, fast(server), tmp_path)
     assert result.passed, result.failed
     assert result.errors == {} and result.fault_to_switch_s is None
 
 
-async def test_sentinel_majority_fails_fast_then_recovers(tmp_path: Path) -> None:
-    result = await run(SCENARIOS["sentinel-majority"], 1, FAST, tmp_path)
+async def test_sentinel_majority_fails_fast_then_recovers(tmp_path: Path, server: str) -> None:
+    result = await run(SCENARIOS["sentinel-majority"], 1, fast(server), tmp_path)
     assert result.passed, result.failed
     assert result.errors.get("503", 0) > 0, "writes were refused while no failover was possible"
     assert result.lost == 0
@@ -42,7 +48,7 @@ async def test_sentinel_majority_fails_fast_then_recovers(tmp_path: Path) -> Non
 def test_report_writes_pictures_an_index_a_summary_and_json(tmp_path: Path) -> None:
     start = 1_800_000_000.0
     result = Result(
-        "master-kill", 1, 1000, "master", attempted=30, acknowledged=30,
+        "master-kill", 1, 1000, "master", "Redis 7.0.15", attempted=30, acknowledged=30,
         write_gap_s=2.1, fault_to_switch_s=2.0, switch_to_first_ack_s=0.01, nodes_identical=True,
         started_at=start, faults=[(start, "SIGKILL redis-1 (master)")],
         events=[(start + 1.1, "+sdown", "master mymaster 127.0.0.1 1"),
@@ -50,15 +56,25 @@ def test_report_writes_pictures_an_index_a_summary_and_json(tmp_path: Path) -> N
         acks=[start - 1 + i * 0.1 for i in range(10)] + [start + 2.05 + i * 0.1 for i in range(20)],
         error_times=[],
     )  # fmt: skip
-    index = report.write_report([result], tmp_path)
-    png = tmp_path / "master-kill-1.png"
+    in_containers = replace(
+        result, server="Valkey 8.0.1", target="compose", write_gap_s=3.4,
+        failed=["2 acknowledged writes lost"], lost=2,
+    )  # fmt: skip
+    index = report.write_report([result, in_containers], tmp_path)
+    png = tmp_path / "master-kill-1-local-redis-7.0.15.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
-    assert '<img src="master-kill-1.png"' in index.read_text()
-    summary = (tmp_path / "survival.md").read_text()
-    assert "| `master-kill` | SIGKILL the master |" in summary and "as expected" in summary
+    assert '<img src="master-kill-1-local-redis-7.0.15.png"' in index.read_text()
+    assert "master-kill-1-compose-valkey-8.0.1.png" in index.read_text()
+    header, _, row = (tmp_path / "survival.md").read_text().splitlines()
+    assert "| local Redis 7.0.15 | compose Valkey 8.0.1 | why |" in header
+    assert row.startswith("| `master-kill` | SIGKILL the master | a replica is promoted")
+    assert "| as expected, 1 run: 0 lost, writes back after 2.1 s |" in row
+    assert "| **NOT as expected** (0 passed), 1 run: 2 lost, writes back after 3.4 s |" in row
     figures = json.loads((tmp_path / "drills.json").read_text())
-    assert figures["summary"]["master-kill"]["switch_to_first_ack_p95_s"] == 0.01
-    assert figures["runs"][0]["passed"] is True
+    summary = figures["summary"]["master-kill on local Redis 7.0.15"]
+    assert summary["switch_to_first_ack_p95_s"] == 0.01
+    assert [run["passed"] for run in figures["runs"]] == [True, False]
+    assert figures["runs"][1]["target"] == "compose"
 
 
 def test_an_unknown_scenario_is_refused_with_the_list() -> None:
@@ -78,8 +94,10 @@ def test_drill_command_prints_a_table_and_writes_json(tmp_path: Path) -> None:
     assert run_figures["scenario"] == "replica-kill" and run_figures["lost"] == 0
 
 
-async def test_partition_acknowledges_nothing_on_the_isolated_side(tmp_path: Path) -> None:
-    result = await run(SCENARIOS["partition"], 1, FAST, tmp_path)
+async def test_partition_acknowledges_nothing_on_the_isolated_side(
+    tmp_path: Path, server: str
+) -> None:
+    result = await run(SCENARIOS["partition"], 1, fast(server), tmp_path)
     if result.skipped:
         pytest.skip(result.skipped)
     assert result.passed, result.failed

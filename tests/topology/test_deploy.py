@@ -106,7 +106,7 @@ def test_compose_runs_each_node_from_its_rendered_config(
         service = services[name]
         kind = "sentinel" if name.startswith("sentinel") else "redis"
         assert service["hostname"] == name
-        assert service["image"] == "${SENTINEL_BOARD_REDIS_IMAGE:-redis:7.2}"
+        assert service["image"] == "${SENTINEL_BOARD_SERVER_IMAGE:-redis:7.2}"
         assert service["secrets"] == [f"{name}.conf"]
         secret_file = compose["secrets"][f"{name}.conf"]["file"]
         assert secret_file == f"{COMPOSE_OUT}/{name}.conf"
@@ -120,7 +120,8 @@ def test_compose_runs_each_node_from_its_rendered_config(
             command = command.replace(f"${key}", value)
         assert f'cp "/run/secrets/{name}.conf" "{mount}/{kind}.conf"' in command
         mode = " --sentinel" if kind == "sentinel" else " "
-        assert f'redis-server "{mount}/{kind}.conf"{mode}' in command
+        assert f'"$server" "{mount}/{kind}.conf"{mode}' in command
+        assert "command -v valkey-server >/dev/null && server=valkey-server;" in command
         if kind == "sentinel":
             assert set(service["depends_on"]) == set(COMPOSE_DATA_HOSTS)
 

@@ -31,8 +31,12 @@ def compose() -> None:
 
 @compose.command()
 @click.option("--down-after-ms", default=3000, show_default=True, type=click.IntRange(100))
+@click.option(
+    "--server", type=click.Choice(list(images.SERVERS)), default="redis", show_default=True,
+    envvar="SENTINEL_BOARD_SERVER", help="The nodes' server (also SENTINEL_BOARD_SERVER).",
+)  # fmt: skip
 @friendly_errors
-def up(down_after_ms: int) -> None:
+def up(down_after_ms: int, server: str) -> None:
     """Render the configs if missing, make sure an engine answers, build, start, wait.
 
     --down-after-ms applies when the configs are rendered (a first start, or after --purge).
@@ -47,7 +51,7 @@ def up(down_after_ms: int) -> None:
         console.print(
             f"Started a Docker engine (dockerd, pid {started.pid}); `make compose-down` stops it"
         )
-    built = images.build(project.root, console.print)
+    built = images.build(project.root, console.print, server)
     project.env = built.compose_env()
     project.up()
     with console.status("Waiting for the board to answer /readyz..."):

@@ -24,12 +24,10 @@ from typing import Literal
 from sentinel_board.compose.engine import EngineError, cache_dir, docker
 
 Source = Literal["official", "debian"]
-REDIS_IMAGE = "redis:7.2"  # compose.yaml's defaults
-APP_BASE = "python:3.12-slim"
+APP_BASE = "python:3.12-slim"  # compose.yaml's default
 APP_IMAGE = "sentinel-board"
 DEBIAN = "sentinel-board/debian:bookworm"
 # Tagged by what they are built from (see _tag).
-DEBIAN_REDIS = "sentinel-board/redis"
 DEBIAN_PYTHON = "sentinel-board/python3"
 DEBIAN_APP_BASE = "sentinel-board/python"
 MIRROR = os.environ.get("SENTINEL_BOARD_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -37,21 +35,54 @@ BUILD_WITHIN = 900.0
 
 
 @dataclass(frozen=True)
+class Flavour:
+    """A server as an image: the official one, and how to build it from Debian's packages."""
+
+    official: str
+    packages: str
+    user: str
+    suite: str  # Debian 12's Valkey is in bookworm-backports
+
+
+# compose.yaml runs Redis by default (SENTINEL_BOARD_SERVER_IMAGE); SENTINEL_BOARD_SERVER picks.
+SERVERS = {
+    "redis": Flavour("redis:7.2", "redis-server redis-tools", "redis", "bookworm"),
+    "valkey": Flavour(
+        "valkey/valkey:8.0", "valkey-server valkey-tools", "valkey", "bookworm-backports"
+    ),
+}
+
+
+@dataclass(frozen=True)
 class Images:
     source: Source  # the official images, or built from Debian's packages
-    redis: str
+    server: str  # the data nodes' and sentinels' image
     app_base: str
 
     def compose_env(self) -> dict[str, str]:
         """The variables compose.yaml reads its images from."""
-        return {"SENTINEL_BOARD_REDIS_IMAGE": self.redis, "SENTINEL_BOARD_APP_BASE": self.app_base}
+        return {
+            "SENTINEL_BOARD_SERVER_IMAGE": self.server,
+            "SENTINEL_BOARD_APP_BASE": self.app_base,
+        }
+
+
+def server_choice() -> str:
+    """redis or valkey, as SENTINEL_BOARD_SERVER says (redis when unset)."""
+    server = os.environ.get("SENTINEL_BOARD_SERVER") or "redis"
+    if server not in SERVERS:
+        raise EngineError(
+            f"SENTINEL_BOARD_SERVER={server!r} is neither redis nor valkey",
+            "the deployment runs on redis (the default) or valkey",
+        )
+    return server
 
 
 def _present(image: str) -> bool:
     return docker("image", "inspect", image, check=False).returncode == 0
 
 
-def build(root: Path, say: Callable[[str], None]) -> Images:
+def build(root: Path, say: Callable[[str], None], server: str = "redis") -> Images:
     """Every image the deployment needs, by the path that works here; `say` tells which."""
     chosen = os.environ.get("SENTINEL_BOARD_IMAGES", "")
     if chosen not in ("", "official", "debian"):
@@ -59,22 +90,24 @@ def build(root: Path, say: Callable[[str], None]) -> Images:
             f"SENTINEL_BOARD_IMAGES={chosen!r} is neither official nor debian",
             "leave it unset to take the official images when Docker Hub answers",
         )
-    if chosen != "debian" and (_present(REDIS_IMAGE) or _pull(REDIS_IMAGE)):
-        say(f"Images: the official ones ({REDIS_IMAGE}, the board on {APP_BASE})")
-        images = Images("official", REDIS_IMAGE, APP_BASE)
+    flavour = SERVERS[server]
+    if chosen != "debian" and (_present(flavour.official) or _pull(flavour.official)):
+        say(f"Images: the official ones ({flavour.official}, the board on {APP_BASE})")
+        images = Images("official", flavour.official, APP_BASE)
     elif chosen == "official":
-        raise EngineError(f"cannot pull {REDIS_IMAGE}", "unset SENTINEL_BOARD_IMAGES")
+        raise EngineError(f"cannot pull {flavour.official}", "unset SENTINEL_BOARD_IMAGES")
     else:
         say("Images: no registry answers; building them from Debian's packages")
-        images = _debian_images(root, say)
+        images = _debian_images(root, say, server)
     say(f"Building the board's image ({APP_IMAGE}) on {images.app_base}")
     _build(root, APP_IMAGE, BASE_IMAGE=images.app_base)
     return images
 
 
-def _tag(name: str, *sources: Path) -> str:
+def _tag(name: str, *sources: Path, text: str = "") -> str:
     """`name` tagged by what it is built from: a change to any of them builds a new one."""
-    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()
+    made_of = b"".join(path.read_bytes() for path in sources) + text.encode()
+    digest = hashlib.sha256(made_of).hexdigest()
     return f"{name}:bookworm-{digest[:12]}"
 
 
@@ -91,20 +124,25 @@ def _build(context: Path, tag: str, dockerfile: str | None = None, **args: str) 
     docker(*argv, str(context), timeout=BUILD_WITHIN)
 
 
-def _debian_images(root: Path, say: Callable[[str], None]) -> Images:
+def _debian_images(root: Path, say: Callable[[str], None], server: str) -> Images:
     files = root / "docker"
-    redis = _tag(DEBIAN_REDIS, files / "server.Dockerfile", files / "entrypoint.sh")
+    flavour = SERVERS[server]
+    recipe = files / "server.Dockerfile", files / "entrypoint.sh"
+    image = _tag(f"sentinel-board/{server}", *recipe, text=repr(flavour))
     python = _tag(DEBIAN_PYTHON, files / "python.Dockerfile")
     app_base = _tag(DEBIAN_APP_BASE, files / "wheelhouse.Dockerfile", root / "pyproject.toml")
     if _present(DEBIAN):
         say(f"Base image: {DEBIAN}, already in the engine")
     else:
         _import_base(say)
-    if _present(redis):
-        say(f"{redis}: already in the engine")
+    if _present(image):
+        say(f"{image}: already in the engine")
     else:
-        say(f"Building {redis} (Redis from Debian's packages)")
-        _build(files, redis, "server.Dockerfile", BASE=DEBIAN)
+        say(f"Building {image} ({server} from Debian's {flavour.suite} packages)")
+        _build(
+            files, image, "server.Dockerfile", BASE=DEBIAN,
+            PACKAGES=flavour.packages, USER=flavour.user, SUITE=flavour.suite,
+        )  # fmt: skip
     if _present(app_base):
         say(f"{app_base}: already in the engine")
     else:
@@ -115,7 +153,7 @@ def _debian_images(root: Path, say: Callable[[str], None]) -> Images:
             _download_wheels(root, wheelhouse, _python_version(python))
             shutil.copy(files / "wheelhouse.Dockerfile", context)
             _build(Path(context), app_base, "wheelhouse.Dockerfile", BASE=python)
-    return Images("debian", redis, app_base)
+    return Images("debian", image, app_base)
 
 
 def _import_base(say: Callable[[str], None]) -> None:

@@ -184,6 +184,24 @@ class Project:
         links = [self.ask(r, "INFO", "replication") or {} for r in replicas]
         return all(link.get("master_link_status") == "up" for link in links)
 
+    def lone_writer(self, service: str, seconds: float) -> list[dict[str, object]]:
+        """A client inside `service`'s container writing to it for `seconds`, as the board
+        would if it could still reach it: each write, whether the server took it, and whether
+        a replica confirmed it (as drills/lone_writer.py records them)."""
+        argv = ["docker", "exec", "--interactive", self.container(service)]
+        argv += ["sh", "-c", LONE_WRITER, "lone-writer", str(round(seconds))]
+        # The password goes in on stdin: in no command line and no environment.
+        done = subprocess.run(
+            argv, input=self.credentials.admin + "\n", capture_output=True, text=True, check=True
+        )
+        writes: list[dict[str, object]] = []
+        for line in done.stdout.splitlines():
+            at, message, *replies = line.split()  # OK, RPUSH's reply, WAIT's (or an error)
+            took = len(replies) >= 3 and replies[1].isdigit()
+            acked = took and replies[2].isdigit() and replies[2] != "0"
+            writes.append({"at": float(at), "message": message, "accepted": took, "acked": acked})
+        return writes
+
     def ready(self) -> bool:
         """The board answers /readyz: a master took a write a replica confirmed."""
         try:
@@ -191,6 +209,22 @@ class Project:
                 return bool(answer.status == 200)
         except (urllib.error.URLError, OSError, EngineError, IndexError):
             return False
+
+
+# A client inside a container writing to the server there as the board does (a message in
+# UNREAD, then WAIT for one replica), one line per write: time, message, and the replies.
+LONE_WRITER = r"""
+read -r pass
+cli=$(command -v valkey-cli || command -v redis-cli)
+end=$(( $(date +%s) + $1 )); n=0
+while [ "$(date +%s)" -lt "$end" ]; do
+  n=$((n + 1)); message="isolated-$$-$n"
+  record=$(printf '{"id":"%s","message":"%s","created_at":""}' "$message" "$message")
+  printf '%s %s ' "$(date +%s.%N)" "$message"
+  printf "AUTH %s\nRPUSH UNREAD '%s'\nWAIT 1 300\n" "$pass" "$record" | "$cli" 2>&1 | tr '\n' ' '
+  echo
+done
+"""
 
 
 def wait(what: str, predicate: Any, within: float) -> None:

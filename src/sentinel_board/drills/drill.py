@@ -1,16 +1,14 @@
-"""What a scenario acts on: the topology, Sentinel's events, the faults it injected."""
+"""What a scenario acts on: the target's nodes, Sentinel's events, the faults it injected."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-import sys
 import time
 from dataclasses import dataclass, field
 
+from sentinel_board.drills.targets import Target
 from sentinel_board.events import SentinelEvent
-from sentinel_board.topology import Node, Topology, netns, process
 
 
 class DrillTimeout(Exception):
@@ -19,7 +17,7 @@ class DrillTimeout(Exception):
 
 @dataclass
 class Drill:
-    topology: Topology
+    target: Target
     down_after: float  # seconds
     failover_deadline: float
     events: list[SentinelEvent] = field(default_factory=list)
@@ -27,39 +25,26 @@ class Drill:
     phases: dict[str, tuple[float, float]] = field(default_factory=dict)
     isolated: list[dict[str, object]] = field(default_factory=list)  # the lone writer's record
 
-    async def kill(
-        self, role: str, *, index: int = 1, sig: signal.Signals = signal.SIGKILL
-    ) -> Node:
-        node = await asyncio.to_thread(self.topology.kill, role, index, sig)
-        self.faults.append((time.time(), f"{sig.name} {node.name} ({role})"))
+    async def kill(self, role: str, *, index: int = 1, sig: signal.Signals = signal.SIGKILL) -> str:
+        node = await asyncio.to_thread(self.target.kill, role, index, sig)
+        self.faults.append((time.time(), f"{sig.name} {node} ({role})"))
         return node
 
-    async def start(self, node: Node) -> None:
-        await asyncio.to_thread(self.topology.start, node.name)
-        self.faults.append((time.time(), f"start {node.name}"))
+    async def start(self, node: str) -> None:
+        await asyncio.to_thread(self.target.start, node)
+        self.faults.append((time.time(), f"start {node}"))
 
-    async def cut(self, node: Node) -> None:
-        await asyncio.to_thread(netns.cut, node)
-        self.faults.append((time.time(), f"partition {node.name} (master)"))
+    async def cut(self, node: str) -> None:
+        await asyncio.to_thread(self.target.cut, node)
+        self.faults.append((time.time(), f"partition {node} (master)"))
 
-    async def heal(self, node: Node) -> None:
-        await asyncio.to_thread(netns.heal, node)
-        self.faults.append((time.time(), f"heal {node.name}"))
+    async def heal(self, node: str) -> None:
+        await asyncio.to_thread(self.target.heal, node)
+        self.faults.append((time.time(), f"heal {node}"))
 
-    async def lone_writer(self, node: Node, seconds: float) -> None:
-        """Keep one client writing to `node` from inside its namespace, for `seconds`."""
-        out = node.dir / "lone-writer.jsonl"
-        argv = [sys.executable, "-m", "sentinel_board.drills.lone_writer"]
-        argv += [str(node.port), str(seconds), str(out)]
-        pid = process.spawn(
-            netns.wrap(node, argv),
-            workdir=node.dir,
-            pid_path=node.dir / "lone-writer.pid",
-            log_path=node.dir / "lone-writer.log",
-            env=self.topology.credentials.app_env() if self.topology.credentials else None,
-        )
-        await asyncio.to_thread(process.wait_gone, pid, seconds + 10)
-        self.isolated = [json.loads(line) for line in out.read_text().splitlines()]
+    async def lone_writer(self, node: str, seconds: float) -> None:
+        """Keep one client writing to `node` from where it is cut off with it, for `seconds`."""
+        self.isolated = await asyncio.to_thread(self.target.lone_writer, node, seconds)
 
     async def pause(self, seconds: float) -> None:
         """The scenario's own pacing between two faults (not a wait for a condition)."""
@@ -81,9 +66,9 @@ class Drill:
             await asyncio.sleep(0.02)
         raise DrillTimeout(f"no {kind} within {within:g} s")
 
-    async def role(self, node: Node, role: str, within: float = 30) -> None:
+    async def role(self, node: str, role: str, within: float = 30) -> None:
         deadline = time.monotonic() + within
-        while await asyncio.to_thread(self.topology.role, node) != role:
+        while await asyncio.to_thread(self.target.role, node) != role:
             if time.monotonic() > deadline:
-                raise DrillTimeout(f"{node.name} is not a {role} within {within:g} s")
+                raise DrillTimeout(f"{node} is not a {role} within {within:g} s")
             await asyncio.sleep(0.1)

@@ -30,6 +30,7 @@ def table(results: Sequence[Result]) -> Table:
     )
     for column in (
         "scenario",
+        "on",
         "#",
         "acked",
         "lost",
@@ -42,7 +43,7 @@ def table(results: Sequence[Result]) -> Table:
         "same lists",
         "verdict",
     ):
-        left = column in ("scenario", "verdict")
+        left = column in ("scenario", "on", "verdict")
         t.add_column(column, justify="left" if left else "right", no_wrap=not left)
     for r in results:
         errors = ", ".join(f"{code}: {n}" for code, n in r.errors.items()) or "-"
@@ -50,7 +51,8 @@ def table(results: Sequence[Result]) -> Table:
         if r.skipped:
             verdict = "[yellow]skip[/yellow]"
         t.add_row(
-            r.scenario, str(r.repetition), str(r.acknowledged), str(r.lost), str(r.duplicates),
+            r.scenario, r.on, str(r.repetition), str(r.acknowledged), str(r.lost),
+            str(r.duplicates),
             errors, _seconds(r.write_gap_s), _seconds(r.read_gap_s),
             _seconds(r.fault_to_switch_s), _seconds(r.switch_to_first_ack_s),
             "yes" if r.nodes_identical else "no", verdict,
@@ -59,15 +61,16 @@ def table(results: Sequence[Result]) -> Table:
 
 
 def summary(results: Sequence[Result]) -> dict[str, dict[str, float | None]]:
-    """Per scenario: the p95 of switch→first ack and the worst write gap, over repetitions."""
+    """Per scenario and place (`master-kill on local Redis 7.0.15`): the p95 of switch→first
+    ack and the worst write gap, over repetitions."""
     out: dict[str, dict[str, float | None]] = {}
-    for name in dict.fromkeys(r.scenario for r in results):
-        runs = [r for r in results if r.scenario == name]
+    for scenario, on in dict.fromkeys((r.scenario, r.on) for r in results):
+        runs = [r for r in results if (r.scenario, r.on) == (scenario, on)]
         follow = sorted(
             r.switch_to_first_ack_s for r in runs if r.switch_to_first_ack_s is not None
         )
         p95 = follow[min(len(follow) - 1, round(0.95 * (len(follow) - 1)))] if follow else None
-        out[name] = {
+        out[f"{scenario} on {on}"] = {
             "runs": len(runs),
             "passed": sum(r.passed for r in runs),
             "switch_to_first_ack_p95_s": p95,
@@ -86,29 +89,36 @@ def write_json(results: Sequence[Result], path: Path) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
+def _outcome(runs: Sequence[Result]) -> str:
+    """One cell of the table: how the runs of one scenario in one place ended."""
+    count = f"{len(runs)} run" + ("s" if len(runs) > 1 else "")
+    if all(r.skipped for r in runs):
+        return runs[0].skipped or "skipped"
+    passed = sum(r.passed for r in runs)
+    verdict = "as expected" if passed == len(runs) else f"**NOT as expected** ({passed} passed)"
+    lost = sum(r.lost for r in runs)
+    gap = max(r.write_gap_s for r in runs)
+    text = f"{verdict}, {count}: {lost} lost, writes back after {gap:.1f} s"
+    isolated = [r for r in runs if r.isolated_accepted is not None]
+    if isolated:
+        took = sum(r.isolated_accepted or 0 for r in isolated)
+        confirmed = sum(r.isolated_acknowledged or 0 for r in isolated)
+        text += f"; the isolated master took {took} writes, {confirmed} acknowledged"
+    return text
+
+
 def survival_markdown(results: Sequence[Result]) -> str:
+    """The README's "What survives what": a column of outcomes per target and server."""
+    places = list(dict.fromkeys(r.on for r in results))
     lines = [
-        "| scenario | faults | outcome | acknowledged lost | writes back after | why |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| scenario | faults | expected | " + " | ".join(places) + " | why |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in places) + " | --- |",
     ]
-    for name, figures in summary(results).items():
+    for name in dict.fromkeys(r.scenario for r in results):
         s = SCENARIOS[name]
-        runs = [r for r in results if r.scenario == name]
-        lost = sum(r.lost for r in runs)
-        verdict = "as expected" if figures["passed"] == figures["runs"] else "**NOT as expected**"
-        if all(r.skipped for r in runs):
-            verdict = runs[0].skipped or "skipped"
-        isolated = [r for r in runs if r.isolated_accepted is not None]
-        if isolated:
-            took = sum(r.isolated_accepted or 0 for r in isolated)
-            confirmed = sum(r.isolated_acknowledged or 0 for r in isolated)
-            verdict += f"; the isolated master took {took} writes, {confirmed} acknowledged"
-        count = len(runs)
-        runs_text = f"{count} run" if count == 1 else f"{count} runs"
-        lines.append(
-            f"| `{name}` | {s.faults} | {s.outcome} ({verdict}, {runs_text}) "
-            f"| {lost} | {figures['write_gap_max_s']:.1f} s | {s.why} |"
-        )
+        runs = {on: [r for r in results if (r.scenario, r.on) == (name, on)] for on in places}
+        cells = [_outcome(runs[on]) if runs[on] else "-" for on in places]
+        lines.append(f"| `{name}` | {s.faults} | {s.outcome} | {' | '.join(cells)} | {s.why} |")
     return "\n".join(lines) + "\n"
 
 
@@ -140,8 +150,9 @@ def timeline_png(result: Result, path: Path) -> None:
                 color="#1565c0")  # fmt: skip
     ax.set_xlim(edges[0], edges[-1])
     ax.set_xlabel("seconds from the first fault")
-    ax.set_title(f"{result.scenario} #{result.repetition} (down-after {result.down_after_ms} ms, "
-                 f"read from {result.read_from})", fontsize=10)  # fmt: skip
+    ax.set_title(f"{result.scenario} #{result.repetition} on {result.on} (down-after "
+                 f"{result.down_after_ms} ms, read from {result.read_from})",
+                 fontsize=10)  # fmt: skip
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
@@ -154,12 +165,14 @@ def write_report(results: Sequence[Result], directory: Path) -> Path:
     for r in results:
         if r.skipped:
             continue
-        name = f"{r.scenario}-{r.repetition}.png"
+        place = f"{r.target}-{r.server}".lower().replace(" ", "-")
+        name = f"{r.scenario}-{r.repetition}-{place}.png"
         timeline_png(r, directory / name)
         verdict = "pass" if r.passed else "FAIL: " + "; ".join(r.failed)
         figures.append(
             f'<figure><img src="{name}" alt="timeline of {r.scenario}">'
-            f"<figcaption><b>{html.escape(r.scenario)}</b> #{r.repetition}: "
+            f"<figcaption><b>{html.escape(r.scenario)}</b> #{r.repetition} on "
+            f"{html.escape(r.on)}: "
             f"{html.escape(verdict)}. {html.escape(SCENARIOS[r.scenario].why)}"
             "</figcaption></figure>"
         )

@@ -1,4 +1,5 @@
-"""One scenario, once: a fresh topology, the board, a workload, the faults, the verdict."""
+"""One scenario, once: a target (a fresh local topology, or a compose project restored), the
+board, a workload, the faults, the verdict."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import json
 import statistics
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +18,10 @@ import httpx
 
 from sentinel_board.drills.drill import Drill, DrillTimeout
 from sentinel_board.drills.scenarios import Scenario
+from sentinel_board.drills.targets import ComposeTarget, LocalTarget, Target
 from sentinel_board.drills.workload import Record, Workload
 from sentinel_board.events import sentinel_events
-from sentinel_board.topology import Topology, TopologySpec, netns
+from sentinel_board.topology import Topology, TopologySpec, netns, servers
 from sentinel_board.topology.ports import free_ports
 
 WARM_UP_ACKS = 20
@@ -30,6 +33,7 @@ class Options:
     down_after_ms: int = 3000
     failover_deadline: float = 10.0
     read_from: str = "master"
+    server: str = "redis"  # redis, valkey or a server binary (topology/servers.py)
 
 
 @dataclass
@@ -38,6 +42,9 @@ class Result:
     repetition: int
     down_after_ms: int
     read_from: str
+    server: str = ""  # what ran the nodes, as it says: "Redis 7.0.15"
+    target: str = "local"  # local, or compose
+    image: str = ""  # compose: the image the nodes ran
     attempted: int = 0
     acknowledged: int = 0
     lost: int = 0
@@ -62,6 +69,11 @@ class Result:
     def passed(self) -> bool:
         return not self.failed
 
+    @property
+    def on(self) -> str:
+        """Where it ran: `local Redis 7.0.15`."""
+        return f"{self.target} {self.server}"
+
     def figures(self) -> dict[str, Any]:
         """Everything but the timeline, for tables and JSON."""
         skip = {"faults", "events", "acks", "error_times"}
@@ -74,16 +86,8 @@ def _messages(raw: list[str]) -> list[str]:
     return [json.loads(item)["message"] for item in raw]
 
 
-def _lists(topology: Topology, name: str) -> tuple[list[str], list[str]] | None:
-    node = topology.node(name)
-    unread = topology.ask(node, "LRANGE", "UNREAD", 0, -1, timeout=5)
-    read = topology.ask(node, "LRANGE", "READ", 0, -1, timeout=5)
-    return None if unread is None or read is None else (unread, read)
-
-
-def _converged(topology: Topology) -> bool:
-    alive = [node.name for node in topology.data_nodes if topology.is_alive(node.name)]
-    views = [_lists(topology, name) for name in alive]
+def _converged(target: Target) -> bool:
+    views = [target.lists(node) for node in target.data_nodes if target.is_alive(node)]
     return None not in views and all(view == views[0] for view in views)
 
 
@@ -97,7 +101,11 @@ async def _wait(predicate: Any, within: float) -> bool:
 
 
 async def run(scenario: Scenario, repetition: int, options: Options, work_dir: Path) -> Result:
-    result = Result(scenario.name, repetition, options.down_after_ms, options.read_from)
+    """A run on a local topology of its own, stopped after."""
+    server = servers.find(options.server)
+    result = Result(
+        scenario.name, repetition, options.down_after_ms, options.read_from, server.label
+    )
     if scenario.partition and (why := netns.available()) is not None:
         result.skipped = f"skipped: {why} (run the drill as root)"
         return result
@@ -113,9 +121,10 @@ async def run(scenario: Scenario, repetition: int, options: Options, work_dir: P
             "SENTINEL_BOARD_FAILOVER_DEADLINE": str(options.failover_deadline),
         },
         netns_subnet=netns.free_subnet() if scenario.partition else None,
+        server=server.path,
     )
     topology = await asyncio.to_thread(Topology.up, spec)
-    drill = Drill(topology, options.down_after_ms / 1000, options.failover_deadline)
+    drill = Drill(LocalTarget(topology), options.down_after_ms / 1000, options.failover_deadline)
     try:
         await _exercise(scenario, drill, result)
     finally:
@@ -123,18 +132,34 @@ async def run(scenario: Scenario, repetition: int, options: Options, work_dir: P
     return result
 
 
+async def run_on(
+    scenario: Scenario, repetition: int, options: Options, target: ComposeTarget
+) -> Result:
+    """A run on a compose project that outlives it: every container back and linked first.
+    `options` are the project's own (its down-after, the board's deadline and read_from)."""
+    await asyncio.to_thread(target.restore)
+    result = Result(
+        scenario.name, repetition, options.down_after_ms, options.read_from, target.server,
+        target="compose", image=target.image,
+    )  # fmt: skip
+    drill = Drill(target, options.down_after_ms / 1000, options.failover_deadline)
+    await _exercise(scenario, drill, result)
+    return result
+
+
 async def _exercise(scenario: Scenario, drill: Drill, result: Result) -> None:
-    topology = drill.topology
+    target = drill.target
 
     async def listen() -> None:
-        events = sentinel_events(topology.sentinel_addresses, **topology.sentinel_options)
+        events = sentinel_events(target.sentinel_addresses, **target.sentinel_options)
         async for event in events:
             drill.events.append(event)
 
     listener = asyncio.create_task(listen())
-    assert topology.spec.app_url is not None
-    async with httpx.AsyncClient(base_url=topology.spec.app_url, timeout=60) as client:
-        workload = Workload(client)
+    # Messages of this run only: a compose project keeps those of the runs before.
+    prefix = f"{scenario.name}-{result.repetition}-{uuid.uuid4().hex[:6]}-w"
+    async with httpx.AsyncClient(base_url=target.app_url, timeout=60) as client:
+        workload = Workload(client, prefix=prefix)
         if not await _wait(lambda: len(workload.record.acked) >= WARM_UP_ACKS, 15):
             result.failed.append("the board did not take writes before the fault")
         result.started_at = time.time()
@@ -153,21 +178,22 @@ async def _exercise(scenario: Scenario, drill: Drill, result: Result) -> None:
     listener.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await listener
-    result.nodes_identical = await _wait(lambda: _converged(topology), 20)
-    _judge(scenario, drill, record, result)
+    result.nodes_identical = await _wait(lambda: _converged(target), 20)
+    _judge(scenario, drill, record, result, prefix)
 
 
-def _true_master(topology: Topology) -> str | None:
+def _true_master(target: Target) -> str | None:
     """The one live data node whose ROLE says master (sentinels may still be catching up)."""
-    masters = [n.name for n in topology.data_nodes if topology.role(n) == "master"]
+    masters = [node for node in target.data_nodes if target.role(node) == "master"]
     return masters[0] if len(masters) == 1 else None
 
 
-def _judge(scenario: Scenario, drill: Drill, record: Record, result: Result) -> None:
-    topology = drill.topology
-    master = _true_master(topology)
-    stored = _lists(topology, master) if master else None
-    messages = _messages(stored[0] + stored[1]) if stored else []
+def _judge(scenario: Scenario, drill: Drill, record: Record, result: Result, prefix: str) -> None:
+    target = drill.target
+    master = _true_master(target)
+    stored = target.lists(master) if master else None
+    everything = _messages(stored[0] + stored[1]) if stored else []
+    messages = [message for message in everything if message.startswith(prefix)]
     start = result.started_at
 
     result.attempted = len(record.attempted)
@@ -217,7 +243,7 @@ def _judge(scenario: Scenario, drill: Drill, record: Record, result: Result) -> 
         ):
             failed.append("reads stopped while one data node was left")
     if scenario.partition:
-        _judge_partition(drill, set(messages), result)
+        _judge_partition(drill, set(everything), result)
     if scenario.no_failover_phase:
         begin, end = drill.phases["no-failover"]
         if any(begin <= t <= end for t in switches):

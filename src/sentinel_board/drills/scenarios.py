@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sentinel_board.drills.drill import Drill
-from sentinel_board.topology import Node
 
 PAUSE = 2.0  # between two faults of one scenario
 
@@ -45,7 +44,7 @@ async def replica_kill(d: Drill) -> None:
     await d.pause(1)
 
 
-async def alone_then_restore(d: Drill, *killed: Node) -> None:
+async def alone_then_restore(d: Drill, *killed: str) -> None:
     await d.hold("alone", d.failover_deadline + 2)
     for node in killed:
         await d.start(node)
@@ -91,7 +90,7 @@ async def old_master_returns(d: Drill) -> None:
 
 
 async def partition(d: Drill) -> None:
-    master = d.topology.node(d.topology.master_name() or "redis-1")
+    master = await asyncio.to_thread(d.target.master_name) or d.target.data_nodes[0]
     lone = asyncio.create_task(d.lone_writer(master, d.down_after * 2 + 6))
     await d.pause(0.5)  # the lone client is writing before the cut
     await d.cut(master)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sentinel_board.topology import certificates, netns, probe, process, render
+from sentinel_board.topology import certificates, netns, probe, process, render, servers
 from sentinel_board.topology.certificates import TLSFiles
 from sentinel_board.topology.credentials import Credentials, write_private
 from sentinel_board.topology.layout import Node, TopologyError, TopologySpec
@@ -115,7 +115,7 @@ class Topology:
     def up(cls, spec: TopologySpec) -> Topology:
         """Start everything and return once it is ready; on failure stop what was started."""
         topology = cls(spec)
-        binary = process.redis_binary(spec.redis_server)
+        server = servers.find(spec.server)
         resume = spec.manifest_path.exists()
         if resume:
             previous = cls.open(spec.run_dir)
@@ -128,6 +128,11 @@ class Topology:
                 raise TopologyError(
                     f"{spec.run_dir} holds the data of a topology with other ports or settings",
                     "`sentinel-board down --purge` deletes it; or choose another --run-dir",
+                )
+            if (was := servers.find(previous.spec.server)).kind != server.kind:
+                raise TopologyError(
+                    f"{spec.run_dir} holds the data of a {was.kind.capitalize()} topology",
+                    f"start it with --server {was.kind}; `sentinel-board down --purge` deletes it",
                 )
         for node in topology.nodes:
             if node.netns is None and _port_taken(spec.host, node.port):
@@ -147,8 +152,8 @@ class Topology:
         try:
             if spec.netns_subnet is not None:
                 netns.create(spec.netns_subnet, [*topology.data_nodes, *topology.sentinel_nodes])
-            master = topology._start_data_nodes(binary, resume)
-            topology._start_sentinels(binary, resume, master)
+            master = topology._start_data_nodes(server, resume)
+            topology._start_sentinels(server, resume, master)
             if topology.app is not None:
                 topology._start_app()
         except BaseException:
@@ -156,13 +161,13 @@ class Topology:
             raise
         return topology
 
-    def _start_data_nodes(self, binary: str, resume: bool) -> Node:
+    def _start_data_nodes(self, server: servers.Server, resume: bool) -> Node:
         """A fresh start makes redis-1 master; a restart keeps the master Sentinel last chose."""
         master = self._recorded_master() if resume else self.data_nodes[0]
         replicas = [node for node in self.data_nodes if node is not master]
         for node in self.data_nodes:
             node.dir.mkdir(mode=0o700, exist_ok=True)
-            argv = [binary, str(node.config_path)]
+            argv = server.argv(node.config_path)
             if not resume or not node.config_path.exists():
                 write_private(
                     node.config_path,
@@ -205,7 +210,7 @@ class Topology:
             return self.data_nodes[0]
         return self.node(votes.most_common(1)[0][0])
 
-    def _start_sentinels(self, binary: str, resume: bool, master: Node) -> None:
+    def _start_sentinels(self, server: servers.Server, resume: bool, master: Node) -> None:
         for node in self.sentinel_nodes:
             node.dir.mkdir(mode=0o700, exist_ok=True)
             if not resume or not node.config_path.exists():
@@ -213,7 +218,7 @@ class Topology:
                     node.config_path,
                     render.sentinel_conf(self.spec, node, master, self.credentials, self.tls),
                 )
-            self._spawn(node, [binary, str(node.config_path), "--sentinel"])
+            self._spawn(node, server.argv(node.config_path, sentinel=True))
         self._wait_answering(self.sentinel_nodes)
         try:
             wait_for("the sentinels agreeing on the master", self.sentinels_agree)
@@ -348,8 +353,8 @@ class Topology:
         if node.kind == "app":
             self._start_app()
             return node
-        binary = process.redis_binary(self.spec.redis_server)
-        argv = [binary, str(node.config_path)] + (["--sentinel"] if node.kind == "sentinel" else [])
+        server = servers.find(self.spec.server)
+        argv = server.argv(node.config_path, sentinel=node.kind == "sentinel")
         self._spawn(node, argv)
         wait_for(f"{node.name} on port {node.port}", lambda: self._answers(node), timeout=10)
         return node

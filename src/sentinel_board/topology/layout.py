@@ -69,7 +69,7 @@ class TopologySpec:
     down_after_ms: int = 3000
     failover_timeout_ms: int = 10000
     master_name: str = "mymaster"
-    redis_server: str = "redis-server"
+    server: str = "redis"  # redis, valkey, or the path of a server binary (topology/servers.py)
     workers: int = 1
     log_format: str = "text"
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -216,6 +216,8 @@ class TopologySpec:
             ) from None
         for derived in ("app_url", "nodes"):
             data.pop(derived, None)
+        if "redis_server" in data:  # run dirs written before --server existed
+            data["server"] = data.pop("redis_server")
         for name in ("data_ports", "sentinel_ports", "data_hosts", "sentinel_hosts", "bind"):
             if name in data:
                 data[name] = tuple(data[name])

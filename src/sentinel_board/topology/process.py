@@ -3,8 +3,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import re
-import shutil
 import signal
 import subprocess
 import time
@@ -13,28 +11,8 @@ from pathlib import Path
 
 from sentinel_board.topology.layout import TopologyError
 
-MIN_REDIS = (6, 2)
 # Processes this interpreter started: kept so that they are reaped, not reported as leaked.
 _children: dict[int, subprocess.Popen[bytes]] = {}
-INSTALL_HINT = (
-    "install it (Debian/Ubuntu: sudo apt-get install redis-server) or pass --redis-server PATH"
-)
-
-
-def redis_binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise TopologyError(f"redis-server not found: {name!r}", INSTALL_HINT)
-    out = subprocess.run([path, "--version"], capture_output=True, text=True, check=False).stdout
-    match = re.search(r"v=(\d+)\.(\d+)\.(\d+)", out)
-    if match is None:
-        raise TopologyError(f"{path} does not say its version: {out.strip()!r}", INSTALL_HINT)
-    version = tuple(int(part) for part in match.groups())
-    if version[:2] < MIN_REDIS:
-        raise TopologyError(
-            f"{path} is Redis {'.'.join(map(str, version))}; 6.2 or newer is needed", INSTALL_HINT
-        )
-    return path
 
 
 def spawn(

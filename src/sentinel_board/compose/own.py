@@ -1,0 +1,82 @@
+"""A compose project of its own, for the tests and the drills, removed with all it made.
+
+Its own name, network (172.29.91-99), published port and rendered configs, beside whatever
+`make compose-up` runs; on the engine that answers, or on one started for it and stopped after.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sentinel_board.compose import engine, images
+from sentinel_board.compose.engine import EngineError, docker
+from sentinel_board.compose.project import Project, free_net, wait
+from sentinel_board.topology import deploy, render
+from sentinel_board.topology.ports import free_port
+
+SETTLE_WITHIN = 120.0
+
+
+@contextmanager
+def own_project(
+    root: Path,
+    *,
+    server: str = "redis",
+    down_after_ms: int = 3000,
+    app_settings: dict[str, str] | None = None,
+    say: Callable[[str], None] = print,
+) -> Iterator[Project]:
+    """A settled project (every node up, sentinels agreeing, the board ready); at the end its
+    containers, network and volumes are removed and an engine started for it is stopped. What
+    would be left behind is an EngineError."""
+    started = engine.ensure()
+    if started is not None:
+        say(f"Started a Docker engine (dockerd, pid {started.pid}); it stops at the end")
+    project = None
+    with tempfile.TemporaryDirectory(prefix="sentinel-board-compose-") as directory:
+        try:
+            built = images.build(root, say, server)
+            out = Path(directory) / deploy.COMPOSE_OUT
+            deploy.render_all(
+                deploy.compose_deployment(out, down_after_ms=down_after_ms),
+                deploy.COMPOSE_SECRETS,
+            )
+            if app_settings:
+                with (out / "app.env").open("a") as settings:
+                    settings.write(render.env_file(app_settings))
+            env = {
+                **built.compose_env(),
+                "SENTINEL_BOARD_NET": free_net(),
+                "SENTINEL_BOARD_PUBLISH": f"127.0.0.1:{free_port()}",
+            }
+            name = f"sbown{uuid.uuid4().hex[:8]}"
+            project = Project(root, Path(directory), name=name, env=env)
+            project.up()
+            settle(project)
+            yield project
+        finally:
+            left = _remove(project) if project is not None else []
+            if started is not None:
+                engine.stop(started)
+                left += engine.leftovers(started)
+    if left:
+        raise EngineError("left behind: " + "; ".join(left))
+
+
+def settle(project: Project, within: float = SETTLE_WITHIN) -> None:
+    """Every node up, the sentinels agreeing, the replicas linked, the board ready."""
+    wait(f"project {project.name} settling", lambda: project.settled() and project.ready(), within)
+
+
+def _remove(project: Project) -> list[str]:
+    """Down with its volumes; what is still there after."""
+    project.down(volumes=True)
+    label = f"label=com.docker.compose.project={project.name}"
+    left = docker("ps", "--all", "--quiet", "--filter", label).stdout.split()
+    left += docker("volume", "ls", "--quiet", "--filter", label).stdout.split()
+    left += docker("network", "ls", "--quiet", "--filter", f"name={project.network}").stdout.split()
+    return [f"{project.name}: {thing}" for thing in left]

@@ -1,0 +1,35 @@
+"""`sentinel-board drill --target compose`, on Valkey: its faults made by Docker, judged as
+the local drills are. (The module's Redis project runs beside it, on the same engine.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sentinel_board.cli import main
+from sentinel_board.compose.project import Project
+from tests.compose.conftest import DOWN_AFTER, ROOT
+
+pytestmark = [pytest.mark.failover, pytest.mark.timeout(600)]
+
+
+def test_a_drill_in_containers_on_valkey_loses_nothing(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # where compose.yaml is; no project named sentinel-board runs
+    out = tmp_path / "drills.json"
+    args = ["drill", "--target", "compose", "--server", "valkey", "master-kill", "partition"]
+    args += ["--down-after-ms", str(int(DOWN_AFTER * 1000)), "--json", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    runs = json.loads(out.read_text())["runs"]
+    assert [run["scenario"] for run in runs] == ["master-kill", "partition"]
+    for run in runs:
+        assert run["passed"] and run["lost"] == 0 and run["duplicates"] == 0, run
+        assert run["target"] == "compose" and run["server"].startswith("Valkey ")
+        assert run["image"], "the image the nodes ran is recorded"
+    partition = runs[1]
+    assert partition["isolated_accepted"] is not None and partition["isolated_acknowledged"] == 0
