@@ -50,8 +50,14 @@ def project(request: pytest.FixtureRequest) -> Iterator[Project]:
 
 def _say(request: pytest.FixtureRequest) -> Callable[[str], None]:
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    assert reporter is not None
-    return lambda line: reporter.write_line(f"compose: {line}")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    assert reporter is not None and capture is not None
+
+    def say(line: str) -> None:
+        with capture.global_and_fixture_disabled():  # past pytest's capture, to the terminal
+            reporter.write_line(f"compose: {line}")
+
+    return say
 
 
 @pytest.fixture
