@@ -1,6 +1,7 @@
 #!/bin/sh
 # Started as root: give the data folder to the server's user, then run the server as that user.
 set -e
+[ "$#" -gt 0 ] || set -- "$SERVER"
 case "$1" in
   redis-server|redis-sentinel|valkey-server|valkey-sentinel)
     if [ "$(id -u)" = 0 ]; then

@@ -8,6 +8,7 @@ FROM ${BASE}
 ARG PACKAGES="redis-server redis-tools"
 ARG USER=redis
 ARG SUITE=bookworm
+ARG SERVER=redis-server
 RUN if [ "$SUITE" != bookworm ]; then \
       sed -n "s/ bookworm / $SUITE /p" /etc/apt/sources.list > "/etc/apt/sources.list.d/$SUITE.list"; \
     fi \
@@ -16,9 +17,9 @@ RUN if [ "$SUITE" != bookworm ]; then \
         ${PACKAGES} \
     && rm -rf /var/lib/apt/lists/* \
     && mkdir /data && chown "${USER}:${USER}" /data
-ENV SERVER_USER=${USER}
+ENV SERVER_USER=${USER} SERVER=${SERVER}
 COPY entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 VOLUME /data
 WORKDIR /data
+# With no command: the server, as the official images start.
 ENTRYPOINT ["docker-entrypoint.sh"]
-CMD ["redis-server"]

@@ -493,6 +493,10 @@ def _settings_or_exit() -> Settings:
     help="The nodes' server: redis (the default), valkey, or (local) a binary's path. "
     "Repeatable: each scenario runs on each.",
 )  # fmt: skip
+@click.option(
+    "--fresh", is_flag=True,
+    help="With --target compose: a project of the drill's own, even when one runs.",
+)  # fmt: skip
 @friendly_errors
 def drill(
     scenarios: tuple[str, ...],
@@ -505,6 +509,7 @@ def drill(
     keep: bool,
     targets: tuple[str, ...],
     chosen_servers: tuple[str, ...],
+    fresh: bool,
 ) -> None:
     """Break the deployment on purpose, under load, and judge what survived.
 
@@ -538,7 +543,7 @@ def drill(
 
         results = matrix.run_all(
             chosen, repeat, where, on, options,
-            root=Path.cwd(), keep=keep, say=progress.console.print, done=done,
+            root=Path.cwd(), keep=keep, fresh=fresh, say=progress.console.print, done=done,
         )  # fmt: skip
     console.print(report.table(results))
     if json_path:

@@ -8,6 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 
 from sentinel_board.topology.layout import TopologyError
 
@@ -24,9 +25,9 @@ def friendly_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except TopologyError as error:
-            console.print(f"[red]Error:[/red] {error}")
+            console.print(f"[red]Error:[/red] {escape(str(error))}")  # it may quote a program
             if error.hint:
-                console.print(f"[dim]Hint:[/dim] {error.hint}")
+                console.print(f"[dim]Hint:[/dim] {escape(error.hint)}")
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

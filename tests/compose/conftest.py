@@ -33,18 +33,31 @@ DOWN_AFTER = 1.0  # seconds: the deployment's down-after-milliseconds, to fail o
 SETTLE_WITHIN = 60.0
 
 
-@pytest.fixture(scope="module")
-def project(request: pytest.FixtureRequest) -> Iterator[Project]:
+@pytest.fixture(scope="session")
+def docker_engine(request: pytest.FixtureRequest) -> Iterator[None]:
+    """An engine for the session: the one that answers, or one started here and stopped at
+    the end, its bridges and firewall rules removed (the session fails if any is left)."""
     if not request.config.getoption("--compose"):
         pytest.skip("the compose tests run with `make compose-test` (pytest --compose)")
     if engine.server_version() is None and (why := engine.may_start()) is not None:
         pytest.skip(f"no Docker engine answers, and {why}")
-    server = images.server_choice()
+    started = engine.ensure("tests")
+    if started is not None:
+        _say(request)(f"Started a Docker engine for these tests (dockerd, pid {started.pid})")
+    yield
+    if started is not None:
+        engine.stop(started)
+        assert not engine.leftovers(started), "the engine left these behind"
+
+
+@pytest.fixture(scope="module")
+def project(request: pytest.FixtureRequest, docker_engine: None) -> Iterator[Project]:
     # Removed at the end, pass or fail; anything left behind (a container, a volume, the
-    # network, or the bridges and firewall rules of an engine started here) fails the test.
+    # network) fails the test.
     with own_project(
-        ROOT, server=server, down_after_ms=int(DOWN_AFTER * 1000), say=_say(request)
-    ) as running:
+        ROOT, owner="tests", server=images.server_choice(),
+        down_after_ms=int(DOWN_AFTER * 1000), say=_say(request),
+    ) as running:  # fmt: skip
         yield running
 
 

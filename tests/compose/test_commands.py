@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from sentinel_board.cli import main
+from sentinel_board.compose import machine
+from sentinel_board.topology import render
 
 
 @pytest.mark.parametrize("command", ["up", "down"])
@@ -30,3 +33,24 @@ def test_images_refuse_an_unknown_source(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(EngineError) as refused:
         images.build(Path.cwd(), print)
     assert "neither official nor debian" in str(refused.value) and refused.value.hint
+
+
+def test_a_subnet_on_one_of_the_machines_networks_is_refused() -> None:
+    routes = [line.split() for line in Path("/proc/net/route").read_text().splitlines()[1:]]
+    mine = [r for r in routes if r[1] != "00000000" and not machine.OURS.fullmatch(r[0])]
+    if not mine:
+        pytest.skip("this machine routes no network of its own but the default")
+    interface, destination, *_, mask = mine[0][:8]
+    network = ipaddress.ip_network(
+        f"{machine._address(destination)}/{machine._address(mask)}", strict=False
+    )
+    assert machine.overlaps(str(network)) == f"{network} (on {interface})"
+    assert machine.overlaps(str(next(network.subnets()))) is not None, "a part of it, too"
+
+
+def test_env_files_read_back_what_they_wrote(tmp_path: Path) -> None:
+    values = {"A": "plain", "B": "two words", "C": 'it\'s $HOME "quoted"', "D": ""}
+    path = tmp_path / "x.env"
+    path.write_text("# a comment\n" + render.env_file(values))
+    assert render.read_env_file(path) == values
+    assert render.read_env_file(tmp_path / "missing.env") == {}

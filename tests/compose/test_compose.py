@@ -79,6 +79,10 @@ async def _fault_the_master(project: Project, verb: str) -> tuple[str, float, fl
     return old, at, await asyncio.to_thread(switched_after, project, at)
 
 
+async def _rewritten(project: Project, node: str, line: str) -> bool:
+    return line in await asyncio.to_thread(config, project, node)
+
+
 def _replicas(project: Project, master: str) -> list[str]:
     return [node for node in COMPOSE_DATA_HOSTS if node != master]
 
@@ -130,7 +134,10 @@ async def test_five_master_kills_in_a_row_each_fail_over_fast_and_lose_nothing(
             assert "replicaof" not in await asyncio.to_thread(config, project, new)
             other = next(node for node in _replicas(project, new) if node != old)
             rewritten = f"replicaof {new} 6379"
-            await wait_until_async(lambda: rewritten in config(project, other), 15)  # noqa: B023
+            await wait_until_async(
+                lambda: _rewritten(project, other, rewritten),  # noqa: B023
+                15,
+            )
             await asyncio.to_thread(project.act, "start", old)
             await _become(project, old, "replica")
             await asyncio.to_thread(settle, project)
@@ -186,10 +193,14 @@ async def test_a_replica_killed_interrupts_nothing(project: Project) -> None:
     async with load(project, "replica") as workload:
         killed_at = time.time()
         await asyncio.to_thread(project.act, "kill", replica)
-        await wait_until_async(
-            lambda: any(logged(project, s, f"+sdown slave {replica}", killed_at)
-                        for s in COMPOSE_SENTINEL_HOSTS), 15,
-        )  # fmt: skip
+
+        def marked_down() -> bool:
+            return any(
+                logged(project, s, f"+sdown slave {replica}", killed_at)
+                for s in COMPOSE_SENTINEL_HOSTS
+            )
+
+        await wait_until_async(lambda: asyncio.to_thread(marked_down), 15)
         await _writes_after(workload, time.time())
     assert workload.record.errors() == {}, "a request failed"
     await asyncio.to_thread(project.act, "start", replica)
@@ -272,9 +283,15 @@ async def test_a_partitioned_master_acknowledges_nothing_and_loses_nothing(
     address = project.address(old)
     async with load(project, "partition") as workload:
         lone = asyncio.create_task(asyncio.to_thread(project.lone_writer, old, DOWN_AFTER * 2 + 8))
-        await asyncio.sleep(1)  # the lone client writes before the cut: pacing, not a wait
-        cut_at = time.time()
+        replica = _replicas(project, old)[0]
+
+        def lone_writes_reach_a_replica() -> bool:
+            return any(m.startswith("isolated-") for m in stored(project, replica) or [])
+
+        # Cut only once the lone client writes, and a replica has what it wrote.
+        await wait_until_async(lambda: asyncio.to_thread(lone_writes_reach_a_replica), 30)
         await asyncio.to_thread(target.cut, old)
+        cut_at = time.time()  # once disconnected: writes just before may still be confirmed
         took = await asyncio.to_thread(switched_after, project, cut_at)
         await _writes_after(workload, cut_at + took)
         writes = await lone

@@ -1,5 +1,5 @@
 """`sentinel-board drill --target compose`, on Valkey: its faults made by Docker, judged as
-the local drills are. (The module's Redis project runs beside it, on the same engine.)"""
+the local drills are, on a project of the drill's own."""
 
 from __future__ import annotations
 
@@ -10,18 +10,19 @@ import pytest
 from click.testing import CliRunner
 
 from sentinel_board.cli import main
-from sentinel_board.compose.project import Project
 from tests.compose.conftest import DOWN_AFTER, ROOT
 
 pytestmark = [pytest.mark.failover, pytest.mark.timeout(600)]
 
 
 def test_a_drill_in_containers_on_valkey_loses_nothing(
-    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    docker_engine: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(ROOT)  # where compose.yaml is; no project named sentinel-board runs
+    monkeypatch.chdir(ROOT)  # where compose.yaml is
     out = tmp_path / "drills.json"
-    args = ["drill", "--target", "compose", "--server", "valkey", "master-kill", "partition"]
+    # --fresh: a project of the drill's own, whatever `make compose-up` may run here.
+    args = ["drill", "--target", "compose", "--fresh", "--server", "valkey"]
+    args += ["master-kill", "partition"]
     args += ["--down-after-ms", str(int(DOWN_AFTER * 1000)), "--json", str(out)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output

@@ -121,7 +121,8 @@ def test_compose_runs_each_node_from_its_rendered_config(
         assert f'cp "/run/secrets/{name}.conf" "{mount}/{kind}.conf"' in command
         mode = " --sentinel" if kind == "sentinel" else " "
         assert f'"$server" "{mount}/{kind}.conf"{mode}' in command
-        assert "command -v valkey-server >/dev/null && server=valkey-server;" in command
+        assert command.startswith("set -e;"), "a failed copy stops the container, said"
+        assert "if command -v valkey-server >/dev/null; then server=valkey-server; fi;" in command
         if kind == "sentinel":
             assert set(service["depends_on"]) == set(COMPOSE_DATA_HOSTS)
 

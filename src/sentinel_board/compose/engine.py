@@ -2,23 +2,27 @@
 
 Started only when no engine answers, we may (root) and `dockerd` is installed: on the default
 socket, so that `docker` and `docker compose` find it, with its images under the user's cache
-(they outlive it: the next start is fast) and its run state in /run/sentinel-board. What it
-did to the machine is undone when we stop it: its bridges, the firewall rules and chains it
-added, the FORWARD policy and IP forwarding as they were before.
+(they outlive it: the next start is fast), its log there too, and its run state in
+/run/sentinel-board. Who started it (`compose up`, the tests, a drill) is recorded, so that
+`compose down` stops only its own. What it did to the machine is undone when it stops
+(machine.py). Starting and stopping hold a lock: two commands never start two engines.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-import re
-import shlex
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sentinel_board.compose import machine
+from sentinel_board.compose.machine import Snapshot
 from sentinel_board.topology import process
 from sentinel_board.topology.layout import TopologyError
 
@@ -29,12 +33,12 @@ SOCKET = "unix:///var/run/docker.sock"
 # it) and the pool of networks made without a subnet. compose.yaml's network is on
 # 172.29.90.0/24 and the tests' projects on 172.29.91-99.0/24 (project.free_net).
 BRIDGE_SUBNET = "172.29.87.1/24"
-ADDRESS_POOL = "base=172.29.100.0/22,size=24"
+POOL = "172.29.100.0/22"
 START_WITHIN = 60.0
 STOP_WITHIN = 30.0
-TABLES = ("filter", "nat")
-# What a Docker engine adds to a firewall and to the links, and nothing of anyone else.
-OURS = re.compile(r"DOCKER|docker0|br-[0-9a-f]{12}|172\.29\.")
+# The processes of an engine, which name our folders on their command lines.
+ENGINE_PROGRAMS = {b"dockerd", b"containerd", b"containerd-shim-runc-v2", b"docker-proxy"}
+NO_ACCESS_HINT = "add the user to the docker group (sudo usermod -aG docker $USER), log in again"
 
 
 class EngineError(TopologyError):
@@ -65,41 +69,28 @@ def docker(*args: str, timeout: float = 60, check: bool = True) -> subprocess.Co
 
 
 def server_version() -> str | None:
-    """The engine's version, or None when no engine answers."""
+    """The engine's version, or None when no engine answers (this user)."""
     try:
         done = docker("version", "--format", "{{.Server.Version}}", timeout=15, check=False)
     except EngineError:
         return None
+    if "permission denied" in done.stderr.lower():
+        raise EngineError("a Docker engine runs, but this user may not use it", NO_ACCESS_HINT)
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
 
 
 @dataclass(frozen=True)
 class Started:
-    """An engine we started, and what the machine was like before."""
+    """An engine we started, who for, and what the machine was like before."""
 
     pid: int
-    rules: dict[str, list[str]]  # `iptables -S` of each table
-    links: list[str]
-    ip_forward: str
+    owner: str  # "compose up", "tests", "drill"
+    before: Snapshot
 
-
-def _rules() -> dict[str, list[str]]:
-    if shutil.which("iptables") is None:
-        return {}
-    return {
-        table: subprocess.run(
-            ["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True, check=False
-        ).stdout.splitlines()
-        for table in TABLES
-    }
-
-
-def _links() -> list[str]:
-    return sorted(path.name for path in Path("/sys/class/net").iterdir())
-
-
-def _ip_forward() -> str:
-    return Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+    @classmethod
+    def from_json(cls, text: str) -> Started:
+        data = json.loads(text)
+        return cls(data["pid"], data["owner"], Snapshot(**data["before"]))
 
 
 def may_start() -> str | None:
@@ -111,8 +102,17 @@ def may_start() -> str | None:
     return None
 
 
-def ensure() -> Started | None:
-    """An engine that answers: the one there is (None), or one we start (what we started)."""
+@contextmanager
+def _locked() -> Iterator[None]:
+    lock = cache_dir() / "engine.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
+
+
+def ensure(owner: str) -> Started | None:
+    """An engine that answers: the one there is (None), or one we start for `owner`."""
     if server_version() is not None:
         return None
     if os.environ.get("DOCKER_HOST"):
@@ -122,108 +122,88 @@ def ensure() -> Started | None:
         )
     if (why := may_start()) is not None:
         raise EngineError(f"no Docker engine answers, and {why}", "start Docker, then try again")
-    return start()
+    with _locked():
+        if server_version() is not None:  # another command started one meanwhile
+            return None
+        if (stale := recorded()) is not None:  # one that died: undo what it left first
+            _stop(stale)
+        for subnet in (BRIDGE_SUBNET, POOL):
+            if (taken := machine.overlaps(subnet)) is not None:
+                raise EngineError(
+                    f"the engine's subnet {subnet} overlaps this machine's network {taken}",
+                    "start Docker yourself with subnets that fit (dockerd --bip, "
+                    "--default-address-pool), then try again",
+                )
+        return _start(owner)
 
 
-def start() -> Started:
+def _start(owner: str) -> Started:
     RUN_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     data_root = cache_dir() / "docker"
     data_root.mkdir(parents=True, exist_ok=True)
-    before = Started(0, _rules(), _links(), _ip_forward())
-    log = RUN_DIR / "dockerd.log"
-    argv = ["dockerd", "-H", SOCKET, "--data-root", str(data_root)]
+    before = Snapshot.now()
+    log = cache_dir() / "dockerd.log"  # kept after it stops, to read why it failed
+    argv = ["dockerd", "-H", SOCKET, "--data-root", str(data_root), "--ip6tables=false"]
     argv += ["--exec-root", str(RUN_DIR / "exec"), "--pidfile", str(RUN_DIR / "dockerd.pid")]
-    argv += ["--bip", BRIDGE_SUBNET, "--default-address-pool", ADDRESS_POOL]
+    argv += ["--bip", BRIDGE_SUBNET, "--default-address-pool", f"base={POOL},size=24"]
     # The usual umask: containers' users must read what the engine writes for them.
     pid = process.spawn(argv, workdir=RUN_DIR, pid_path=RUN_DIR / "pid", log_path=log, umask=0o022)
-    started = Started(pid, before.rules, before.links, before.ip_forward)
+    started = Started(pid, owner, before)
     STATE.write_text(json.dumps(asdict(started)))
     deadline = time.monotonic() + START_WITHIN
     while server_version() is None:
         if not process.is_alive(pid) or time.monotonic() > deadline:
-            stop(started)
             tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            _stop(started)
             raise EngineError("dockerd did not start: " + " / ".join(tail), f"its log: {log}")
         time.sleep(0.2)
     return started
 
 
 def recorded() -> Started | None:
-    """The engine a previous command started and left running, if any."""
+    """The engine a command started and recorded, running or not (then it left things)."""
     try:
-        data = json.loads(STATE.read_text())
-    except (OSError, ValueError):
+        return Started.from_json(STATE.read_text())
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    started = Started(**data)
-    return started if _ours(started.pid) else None
 
 
-def _ours(pid: int) -> bool:
-    """The pid is still the dockerd we started, not a recycled one."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return bool(argv) and argv[0].endswith(b"dockerd") and str(RUN_DIR).encode() in b" ".join(argv)
+def running(started: Started) -> bool:
+    return started.pid in _engine_processes()
 
 
 def stop(started: Started) -> None:
     """Stop the engine we started, by its pid, and undo what it did to the machine."""
-    if _ours(started.pid):
-        process.stop(started.pid, STOP_WITHIN)  # it stops its containers and its containerd
-    for pid in _engine_processes():  # were it killed: its containerd and container shims
-        process.stop(pid)
-    for link in sorted(set(_links()) - set(started.links)):
-        if OURS.fullmatch(link):
-            subprocess.run(["ip", "link", "delete", link], capture_output=True, check=False)
-    _restore_firewall(started.rules)
-    Path("/proc/sys/net/ipv4/ip_forward").write_text(started.ip_forward)
+    with _locked():
+        _stop(started)
+
+
+def _stop(started: Started) -> None:
+    for pid in _engine_processes():  # dockerd first: it stops its containers and containerd
+        process.stop(pid, STOP_WITHIN if pid == started.pid else 5)
+    machine.undo(started.before)
     if not _engine_processes():
         shutil.rmtree(RUN_DIR, ignore_errors=True)
 
 
 def _engine_processes() -> list[int]:
-    """The processes of an engine we started: dockerd, its containerd and shims all name
-    their folder in RUN_DIR on their command line."""
+    """dockerd, its containerd and the containers' shims: the programs of an engine whose
+    command line names our run folder, dockerd first."""
     found = []
     for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            argv = (entry / "cmdline").read_bytes()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if entry.name.isdigit() and str(RUN_DIR).encode() in argv:
-            found.append(int(entry.name))
-    return [pid for pid in found if process.is_alive(pid)]
+        program = Path(argv[0].decode(errors="replace")).name.encode()
+        if program in ENGINE_PROGRAMS and str(RUN_DIR).encode() in b" ".join(argv):
+            found.append((program != b"dockerd", int(entry.name)))
+    return [pid for _, pid in sorted(found) if process.is_alive(pid)]
 
 
 def leftovers(started: Started) -> list[str]:
-    """What the engine left on the machine after `stop`: links, firewall rules, settings."""
-    left = [f"link {link}" for link in set(_links()) - set(started.links) if OURS.fullmatch(link)]
-    for table, lines in _rules().items():
-        old = set(started.rules.get(table, []))
-        left += [f"{table}: {line}" for line in lines if line not in old and OURS.search(line)]
-        left += [f"{table}: {line}" for line in lines if line.startswith("-P ") and line not in old]
-    if _ip_forward() != started.ip_forward:
-        left.append(f"net.ipv4.ip_forward={_ip_forward()}")
-    left += [f"process {pid}" for pid in _engine_processes()]
-    return left
-
-
-def _restore_firewall(before: dict[str, list[str]]) -> None:
-    for table, lines in _rules().items():
-        old = set(before.get(table, []))
-        added = [line for line in lines if line not in old and OURS.search(line)]
-        for line in added:  # rules first, then the chains they used
-            if line.startswith("-A "):
-                _iptables(table, "-D", *shlex.split(line)[1:])
-        for line in added:
-            if line.startswith("-N "):
-                _iptables(table, "-F", line.split()[1])
-                _iptables(table, "-X", line.split()[1])
-        for line in old:  # dockerd sets FORWARD's policy to DROP
-            if line.startswith("-P ") and line not in lines:
-                _iptables(table, *line.split())
-
-
-def _iptables(table: str, *args: str) -> None:
-    subprocess.run(["iptables", "-w", "-t", table, *args], capture_output=True, check=False)
+    """What the engine left on the machine after `stop`: processes, links, rules, settings."""
+    left = [f"process {pid}" for pid in _engine_processes()]
+    return left + machine.leftovers(started.before)

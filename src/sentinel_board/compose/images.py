@@ -19,11 +19,9 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from sentinel_board.compose.engine import EngineError, cache_dir, docker
 
-Source = Literal["official", "debian"]
 APP_BASE = "python:3.12-slim"  # compose.yaml's default
 APP_IMAGE = "sentinel-board"
 DEBIAN = "sentinel-board/debian:bookworm"
@@ -55,7 +53,6 @@ SERVERS = {
 
 @dataclass(frozen=True)
 class Images:
-    source: Source  # the official images, or built from Debian's packages
     server: str  # the data nodes' and sentinels' image
     app_base: str
 
@@ -82,8 +79,16 @@ def _present(image: str) -> bool:
     return docker("image", "inspect", image, check=False).returncode == 0
 
 
-def build(root: Path, say: Callable[[str], None], server: str = "redis") -> Images:
-    """Every image the deployment needs, by the path that works here; `say` tells which."""
+def build(
+    root: Path,
+    say: Callable[[str], None],
+    server: str = "redis",
+    given: dict[str, str] | None = None,
+) -> Images:
+    """Every image the deployment needs, by the path that works here; `say` tells which.
+    `given`: images the user named (SENTINEL_BOARD_SERVER_IMAGE, SENTINEL_BOARD_APP_BASE),
+    taken as they are."""
+    given = given or {}
     chosen = os.environ.get("SENTINEL_BOARD_IMAGES", "")
     if chosen not in ("", "official", "debian"):
         raise EngineError(
@@ -93,12 +98,16 @@ def build(root: Path, say: Callable[[str], None], server: str = "redis") -> Imag
     flavour = SERVERS[server]
     if chosen != "debian" and (_present(flavour.official) or _pull(flavour.official)):
         say(f"Images: the official ones ({flavour.official}, the board on {APP_BASE})")
-        images = Images("official", flavour.official, APP_BASE)
+        images = Images(flavour.official, APP_BASE)
     elif chosen == "official":
         raise EngineError(f"cannot pull {flavour.official}", "unset SENTINEL_BOARD_IMAGES")
     else:
         say("Images: no registry answers; building them from Debian's packages")
-        images = _debian_images(root, say, server)
+        images = _debian_images(root, say, server, given)
+    images = Images(
+        given.get("SENTINEL_BOARD_SERVER_IMAGE", images.server),
+        given.get("SENTINEL_BOARD_APP_BASE", images.app_base),
+    )
     say(f"Building the board's image ({APP_IMAGE}) on {images.app_base}")
     _build(root, APP_IMAGE, BASE_IMAGE=images.app_base)
     return images
@@ -116,7 +125,7 @@ def _pull(image: str) -> bool:
 
 
 def _build(context: Path, tag: str, dockerfile: str | None = None, **args: str) -> None:
-    argv = ["build", "--quiet", "--tag", tag]
+    argv = ["build", "--quiet", "--force-rm", "--tag", tag]
     if dockerfile:
         argv += ["--file", str(context / dockerfile)]
     for key, value in args.items():
@@ -124,26 +133,36 @@ def _build(context: Path, tag: str, dockerfile: str | None = None, **args: str) 
     docker(*argv, str(context), timeout=BUILD_WITHIN)
 
 
-def _debian_images(root: Path, say: Callable[[str], None], server: str) -> Images:
+def _debian_images(
+    root: Path, say: Callable[[str], None], server: str, given: dict[str, str]
+) -> Images:
     files = root / "docker"
     flavour = SERVERS[server]
     recipe = files / "server.Dockerfile", files / "entrypoint.sh"
     image = _tag(f"sentinel-board/{server}", *recipe, text=repr(flavour))
     python = _tag(DEBIAN_PYTHON, files / "python.Dockerfile")
-    app_base = _tag(DEBIAN_APP_BASE, files / "wheelhouse.Dockerfile", root / "pyproject.toml")
+    app_base = _tag(
+        DEBIAN_APP_BASE, files / "python.Dockerfile", files / "wheelhouse.Dockerfile",
+        root / "pyproject.toml",
+    )  # fmt: skip
     if _present(DEBIAN):
         say(f"Base image: {DEBIAN}, already in the engine")
     else:
         _import_base(say)
-    if _present(image):
+    if "SENTINEL_BOARD_SERVER_IMAGE" in given:
+        pass
+    elif _present(image):
         say(f"{image}: already in the engine")
     else:
         say(f"Building {image} ({server} from Debian's {flavour.suite} packages)")
         _build(
             files, image, "server.Dockerfile", BASE=DEBIAN,
             PACKAGES=flavour.packages, USER=flavour.user, SUITE=flavour.suite,
+            SERVER=f"{server}-server",
         )  # fmt: skip
-    if _present(app_base):
+    if "SENTINEL_BOARD_APP_BASE" in given:
+        pass
+    elif _present(app_base):
         say(f"{app_base}: already in the engine")
     else:
         say(f"Building {app_base} (Debian's Python and the board's packages)")
@@ -153,7 +172,7 @@ def _debian_images(root: Path, say: Callable[[str], None], server: str) -> Image
             _download_wheels(root, wheelhouse, _python_version(python))
             shutil.copy(files / "wheelhouse.Dockerfile", context)
             _build(Path(context), app_base, "wheelhouse.Dockerfile", BASE=python)
-    return Images("debian", image, app_base)
+    return Images(image, app_base)
 
 
 def _import_base(say: Callable[[str], None]) -> None:
@@ -209,7 +228,12 @@ def _download_wheels(root: Path, wheelhouse: Path, python: str) -> None:
 
 
 def _run(argv: list[str]) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=BUILD_WITHIN)
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, check=False, timeout=BUILD_WITHIN
+        )
+    except subprocess.TimeoutExpired:
+        raise EngineError(f"{Path(argv[0]).name} did not finish in {BUILD_WITHIN:g} s") from None
     if done.returncode != 0:
         said = (done.stderr or done.stdout).strip().splitlines()
         raise EngineError(f"{Path(argv[0]).name} failed: {said[-1] if said else done.returncode}")

@@ -13,6 +13,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -63,7 +65,7 @@ class Project:
 
     @property
     def credentials(self) -> Credentials:
-        return Credentials.load_or_create(self.out)
+        return Credentials.load(self.out)
 
     def compose(self, *args: str, timeout: float = 300) -> str:
         argv = [*compose_command(), "--project-name", self.name]
@@ -89,6 +91,10 @@ class Project:
         )
 
     def down(self, volumes: bool = False) -> None:
+        """Remove its containers and network (and volumes); nothing to do when it has none."""
+        label = f"label=com.docker.compose.project={self.name}"
+        if not (self.containers() or docker("volume", "ls", "-q", "--filter", label).stdout):
+            return
         self.compose(
             "down", "--remove-orphans", "--timeout", "5", *(["--volumes"] if volumes else [])
         )
@@ -188,12 +194,17 @@ class Project:
         """A client inside `service`'s container writing to it for `seconds`, as the board
         would if it could still reach it: each write, whether the server took it, and whether
         a replica confirmed it (as drills/lone_writer.py records them)."""
+        run = uuid.uuid4().hex[:8]  # the messages of this client only, on a project that lasts
         argv = ["docker", "exec", "--interactive", self.container(service)]
-        argv += ["sh", "-c", LONE_WRITER, "lone-writer", str(round(seconds))]
+        argv += ["sh", "-c", LONE_WRITER, "lone-writer", str(round(seconds)), run]
         # The password goes in on stdin: in no command line and no environment.
-        done = subprocess.run(
-            argv, input=self.credentials.admin + "\n", capture_output=True, text=True, check=True
-        )
+        try:
+            done = subprocess.run(
+                argv, input=self.credentials.admin + "\n", capture_output=True, text=True,
+                timeout=seconds + 30, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise EngineError(f"the lone writer in {service} did not end") from None
         writes: list[dict[str, object]] = []
         for line in done.stdout.splitlines():
             at, message, *replies = line.split()  # OK, RPUSH's reply, WAIT's (or an error)
@@ -218,7 +229,7 @@ read -r pass
 cli=$(command -v valkey-cli || command -v redis-cli)
 end=$(( $(date +%s) + $1 )); n=0
 while [ "$(date +%s)" -lt "$end" ]; do
-  n=$((n + 1)); message="isolated-$$-$n"
+  n=$((n + 1)); message="isolated-$2-$n"
   record=$(printf '{"id":"%s","message":"%s","created_at":""}' "$message" "$message")
   printf '%s %s ' "$(date +%s.%N)" "$message"
   printf "AUTH %s\nRPUSH UNREAD '%s'\nWAIT 1 300\n" "$pass" "$record" | "$cli" 2>&1 | tr '\n' ' '
@@ -227,7 +238,7 @@ done
 """
 
 
-def wait(what: str, predicate: Any, within: float) -> None:
+def wait(what: str, predicate: Callable[[], bool], within: float) -> None:
     deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:

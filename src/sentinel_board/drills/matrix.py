@@ -28,7 +28,7 @@ def check(targets: Sequence[str], chosen_servers: Sequence[str | None], root: Pa
     for server in chosen_servers:
         if "local" in targets:
             servers.find(server or "redis")
-        elif server is not None and server not in servers.NAMES:
+        if "compose" in targets and server not in (None, *servers.NAMES):
             raise TopologyError(
                 f"--server {server}: in containers the server is redis or valkey",
                 "a binary's path applies to --target local only",
@@ -49,10 +49,12 @@ def run_all(
     *,
     root: Path,
     keep: bool,
+    fresh: bool,
     say: Announce,
     done: Callable[[Result], None],
 ) -> list[Result]:
-    """`done` is told of each run as it ends; `say`, of what is set up and taken down."""
+    """`done` is told of each run as it ends; `say`, of what is set up and taken down.
+    `fresh`: in containers, a project of the drill's own even when one runs."""
     results: list[Result] = []
     for target in targets:
         for server in chosen_servers:
@@ -60,7 +62,7 @@ def run_all(
                 local = replace(options, server=server or "redis")
                 results += _local(scenarios, repeat, local, keep, say, done)
                 continue
-            with compose_target(root, options, server, say) as (compose, settings):
+            with compose_target(root, options, server, say, fresh) as (compose, settings):
                 for scenario in scenarios:
                     for repetition in range(1, repeat + 1):
                         result = asyncio.run(run_on(scenario, repetition, settings, compose))

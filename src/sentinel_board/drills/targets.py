@@ -22,7 +22,7 @@ from sentinel_board.compose import engine, own
 from sentinel_board.compose.engine import docker
 from sentinel_board.compose.own import own_project
 from sentinel_board.compose.project import MASTER_NAME, Project
-from sentinel_board.topology import Topology, netns, probe, process, servers
+from sentinel_board.topology import Topology, netns, probe, process, render, servers
 from sentinel_board.topology.deploy import COMPOSE_DATA_HOSTS, COMPOSE_SENTINEL_HOSTS
 from sentinel_board.topology.layout import TopologyError
 
@@ -132,7 +132,6 @@ class ComposeTarget:
             if address is not None
         ]
         self.sentinel_options = {"password": project.credentials.sentinel}
-        self._addresses: dict[str, tuple[str, list[str]]] = {}  # what `cut` took away
 
     def master_name(self) -> str | None:
         return self.project.master()
@@ -180,55 +179,68 @@ class ComposeTarget:
                 raise TopologyError(f"{node} does not answer 30 s after its start")
             time.sleep(0.1)
 
+    @property
+    def _cut(self) -> Path:
+        """What `cut` took away (address, names), kept on disk for whoever heals: a drill
+        that stopped half-way leaves it for the next one's `restore`."""
+        return self.project.out / "cut.json"
+
     def cut(self, node: str) -> None:
         """Off the network: `docker network disconnect`; its address and names kept for heal."""
-        container = self.project.container(node)
         template = '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{join .Aliases " "}}{{end}}'
         address, *aliases = self.project.inspect(node, template).split()
-        self._addresses[node] = (address, aliases)
-        docker("network", "disconnect", self.project.network, container)
+        taken = json.loads(self._cut.read_text()) if self._cut.exists() else {}
+        self._cut.write_text(json.dumps({**taken, node: [address, aliases]}))
+        docker("network", "disconnect", self.project.network, self.project.container(node))
 
     def heal(self, node: str) -> None:
-        address, aliases = self._addresses.pop(node)
+        """Back on the network, on its own address and with its names."""
+        taken = json.loads(self._cut.read_text())
+        address, aliases = taken.pop(node)
         options = [f"--alias={alias}" for alias in aliases] + [f"--ip={address}"]
-        container = self.project.container(node)
-        docker("network", "connect", *options, self.project.network, container)
+        docker("network", "connect", *options, self.project.network, self.project.container(node))
+        self._cut.write_text(json.dumps(taken))
 
     def lone_writer(self, node: str, seconds: float) -> list[dict[str, object]]:
         return self.project.lone_writer(node, seconds)
 
     def restore(self) -> None:
-        """Every container running and linked again, as a run must find the project."""
+        """Every container running and on the network again, the deployment settled: as a
+        run must find the project, and as a drill must leave it."""
         for service in [*self.data_nodes, *COMPOSE_SENTINEL_HOSTS, "app"]:
             state = self._state(service)
             if state == "paused":
                 self.project.act("unpause", service)
             elif state != "running":
                 self.project.act("start", service)
-        for node in list(self._addresses):
-            self.heal(node)
+        if self._cut.exists():
+            for node in json.loads(self._cut.read_text()):
+                self.heal(node)
         own.settle(self.project)
 
 
 @contextmanager
 def compose_target(
-    root: Path, options: Options, server: str | None, say: Callable[[str], None]
+    root: Path, options: Options, server: str | None, say: Callable[[str], None], fresh: bool
 ) -> Iterator[tuple[ComposeTarget, Options]]:
-    """The compose project `make compose-up` runs, with its own settings; or, when none
-    runs, a project of the drill's own with `options` and `server`, removed at the end."""
+    """The compose project `make compose-up` runs, with its own settings, left as it was found
+    (every container back); or, when none runs or `fresh`, a project of the drill's own with
+    `options` and `server`, removed at the end."""
     running = Project(root, root)
-    if engine.server_version() is not None and running.containers():
+    if not fresh and engine.server_version() is not None and running.containers():
         target = ComposeTarget(running)
         if server is not None and not target.server.lower().startswith(server):  # a kind
             raise TopologyError(
                 f"the running compose project runs {target.server}, not {server}",
-                "drop --server to drill it, or stop it (make compose-down) to let the drill "
-                "start a project of its own",
+                "drop --server to drill it, or pass --fresh for a project of the drill's own",
+            )
+        settings = render.read_env_file(running.out / "app.env")
+        if not settings:
+            raise TopologyError(
+                f"no {running.out / 'app.env'}: the running project's settings",
+                "run the drill from the checkout that started it (make compose-up)",
             )
         view = probe.fields(running.ask("sentinel-1", "SENTINEL", "MASTER", MASTER_NAME))
-        settings = dict(
-            line.split("=", 1) for line in (running.out / "app.env").read_text().splitlines()
-        )
         options = replace(
             options,
             down_after_ms=int(view.get("down-after-milliseconds", options.down_after_ms)),
@@ -238,21 +250,17 @@ def compose_target(
         say(f"Drilling the running compose project {running.name} ({target.server}), with "
             f"its settings: down-after {options.down_after_ms} ms, the board's failover "
             f"deadline {options.failover_deadline:g} s, read_from {options.read_from}")  # fmt: skip
-        yield target, options
+        try:
+            yield target, options
+        finally:
+            target.restore()
         return
     app = {
         "SENTINEL_BOARD_FAILOVER_DEADLINE": str(options.failover_deadline),
         "SENTINEL_BOARD_READ_FROM": options.read_from,
     }
     with own_project(
-        root, server=server or "redis", down_after_ms=options.down_after_ms,
+        root, owner="drill", server=server or "redis", down_after_ms=options.down_after_ms,
         app_settings=app, say=say,
     ) as project:  # fmt: skip
         yield ComposeTarget(project), options
-
-
-def unsupported(target: Target, partition: bool) -> str | None:
-    """Why a scenario cannot run on `target`, or None."""
-    if partition and target.kind == "local" and (why := netns.available()) is not None:
-        return f"{why} (run the drill as root)"
-    return None

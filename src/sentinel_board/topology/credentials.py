@@ -8,6 +8,8 @@ import secrets
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from sentinel_board.topology.layout import TopologyError
+
 APP_USER = "board"
 REPLICA_USER = "replica-user"
 SENTINEL_USER = "sentinel-user"
@@ -24,6 +26,18 @@ class Credentials:
     @classmethod
     def generate(cls) -> Credentials:
         return cls(**{f.name: secrets.token_urlsafe(24) for f in fields(cls)})
+
+    @classmethod
+    def load(cls, run_dir: Path) -> Credentials:
+        """The secrets a deployment was made with; a TopologyError when there are none."""
+        path = run_dir / "secrets.json"
+        try:
+            return cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise TopologyError(
+                f"no {path}: the passwords this deployment was made with",
+                "run it from the folder it was rendered in (make compose-up renders one)",
+            ) from None
 
     @classmethod
     def load_or_create(cls, run_dir: Path) -> Credentials:

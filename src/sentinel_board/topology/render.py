@@ -164,3 +164,13 @@ def app_env(spec: TopologySpec, secrets: Credentials | None, tls_ca: Path | None
 def env_file(env: dict[str, str]) -> str:
     """KEY=value lines that both a shell (`set -a; . app.env`) and Docker Compose read."""
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in env.items())
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """What `env_file` wrote (comments and blank lines skipped); empty when there is no file."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return {}
+    pairs = [line.split("=", 1) for line in lines if "=" in line and not line.startswith("#")]
+    return {key: "".join(shlex.split(value)) for key, value in pairs}
