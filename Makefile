@@ -38,7 +38,7 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	@touch $@
 
-# Our app and the reference peer (../shared/peers/naive_flask) side by side, driven by wrk.
+# Our app and the reference peer (bench/peers/seed_flask) side by side, driven by wrk.
 bench: $(BENCH_STAMP) redis
 	@scripts/ensure-commands $(LOAD)
 	$(BIN)/python -m bench.run $(ARGS)

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from bench import scale
 from bench.load import Figures, wrk
-from bench.servers import Server, start_ours, start_peer
+from bench.servers import PEER_NAME, Server, start_ours, start_peer
 from sentinel_board.topology import Topology, TopologySpec
 from sentinel_board.topology.ports import free_port, free_ports
 
@@ -142,13 +142,13 @@ def scale_figures(bench: Bench, ours: Server) -> dict[str, Any]:
 
 
 def report(bench: Bench, extra: dict[str, Any]) -> None:
-    peer = {row.workload: row.figures for row in bench.rows if row.server.startswith("naive")}
+    peer = {row.workload: row.figures for row in bench.rows if row.server == PEER_NAME}
     table = Table(title="HTTP, wrk -t2, same machine", title_justify="left")
     for column in ("workload", "server", "req/s", "p50 ms", "p99 ms", "errors", "vs peer"):
         table.add_column(column, justify="left" if column in ("workload", "server") else "right")
     for row in bench.rows:
         f, base = row.figures, peer.get(row.workload)
-        ratio = f"{f.rps / base.rps:.1f}x" if base and not row.server.startswith("naive") else ""
+        ratio = f"{f.rps / base.rps:.1f}x" if base and row.server != PEER_NAME else ""
         table.add_row(row.workload, row.server, f"{f.rps:,.0f}", f"{f.p50_ms:.1f}",
                       f"{f.p99_ms:.1f}", str(f.errors), ratio)  # fmt: skip
     console.print(table)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from sentinel_board.topology import Topology, process
 
+# The seed translated literally (bench/peers/seed_flask); SENTINEL_BOARD_PEER_DIR: another.
 PEER = Path(
-    os.environ.get("NAIVE_FLASK_DIR")
-    or Path(__file__).resolve().parents[2] / "shared" / "peers" / "naive_flask"
+    os.environ.get("SENTINEL_BOARD_PEER_DIR") or Path(__file__).parent / "peers" / "seed_flask"
 )
+PEER_NAME = "seed_flask, 4 workers"
 
 
 @dataclass
@@ -75,4 +76,4 @@ def start_peer(topology: Topology, port: int, folder: Path) -> Server:
     )
     url = f"http://127.0.0.1:{port}"
     _ready(url + "/unread-list/size", time.monotonic() + 30, pid, log)
-    return Server("naive_flask, 4 workers", url, pid)
+    return Server(PEER_NAME, url, pid)
