@@ -94,6 +94,14 @@ class Pushed:
 
 
 @dataclass(frozen=True)
+class StoredGroup:
+    unread: list[bytes]  # each message's JSON, as stored
+    read: list[bytes]
+    unread_total: int
+    read_total: int
+
+
+@dataclass(frozen=True)
 class MessageGroup:
     unread: list[Message]
     read: list[Message]
@@ -163,6 +171,17 @@ class MessageStore:
     async def read_group(self, limit: int, offset: int = 0) -> MessageGroup:
         """`limit` messages of each list (oldest first) after skipping its `offset` newest,
         with both totals, as one snapshot. O(offset + limit), whatever the lists' length."""
+        raw = await self.read_stored(limit, offset)
+        return MessageGroup(
+            unread=[Message.from_json(m) for m in raw.unread],
+            read=[Message.from_json(m) for m in raw.read],
+            unread_total=raw.unread_total,
+            read_total=raw.read_total,
+        )
+
+    async def read_stored(self, limit: int, offset: int = 0) -> StoredGroup:
+        """As `read_group`, the messages as Redis holds them (JSON), for a reader that keeps
+        what it made of each: a stored message never changes."""
         start, stop = -(offset + limit), -(offset + 1)
 
         async def snapshot(client: Redis) -> list[Any]:
@@ -174,12 +193,7 @@ class MessageStore:
             return list(await pipe.execute())
 
         unread, read, unread_total, read_total = await self.redis.read(snapshot, stale_ok=True)
-        return MessageGroup(
-            unread=[Message.from_json(m) for m in unread],
-            read=[Message.from_json(m) for m in read],
-            unread_total=int(unread_total),
-            read_total=int(read_total),
-        )
+        return StoredGroup(unread, read, int(unread_total), int(read_total))
 
     async def flush(self) -> int:
         """Move every unread message to the end of READ, a batch at a time.

@@ -9,6 +9,7 @@ from starlette.datastructures import Headers
 from starlette.formparsers import FormParser
 
 from sentinel_board.config import Settings
+from sentinel_board.web import routes
 from sentinel_board.web.routes import URLENCODED
 from tests.helpers import app_client
 
@@ -172,3 +173,18 @@ async def test_the_messages_page_pages_back_through_read(settings: Settings) -> 
         assert 'href="/messages?offset=0">newer' in middle
         oldest = (await client.get("/messages", params={"offset": 4})).text
         assert "1\u20131 of 5" in oldest and ">older<" not in oldest
+
+
+async def test_a_stored_message_is_rendered_once_whatever_the_views(
+    client: httpx.AsyncClient,
+) -> None:
+    posted = await client.post("/api/messages", json={"message": "<b>rendered once</b>"})
+    assert posted.status_code == 201
+    routes._message_html.cache_clear()
+    first = (await client.get("/messages")).text
+    made = routes._message_html.cache_info()
+    again = (await client.get("/messages")).text
+    after = routes._message_html.cache_info()
+    assert first == again and "&lt;b&gt;rendered once&lt;/b&gt;" in again
+    assert after.misses == made.misses, "the second view rendered nothing anew"
+    assert after.hits - made.hits == made.misses >= 1
