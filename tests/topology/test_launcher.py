@@ -317,3 +317,13 @@ def test_a_recycled_pid_is_never_signalled(tmp_path: Path) -> None:
     node.pid_path.write_text(f"{os.getpid()}\n")
     assert Topology(spec).pid(node) is None
     assert Topology(spec).down() == []
+
+
+def test_on_another_system_than_linux_the_launcher_refuses_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.platform", "darwin")
+    with pytest.raises(TopologyError, match="runs on Linux only, not on darwin") as caught:
+        Topology.up(local_spec(tmp_path))
+    assert "make compose-up" in caught.value.hint
+    assert not (tmp_path / "topology.json").exists(), "refused before anything was made"

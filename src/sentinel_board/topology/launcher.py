@@ -43,6 +43,7 @@ class Topology:
     """A local Sentinel topology: data nodes, sentinels and, optionally, the app."""
 
     def __init__(self, spec: TopologySpec) -> None:
+        process.require_linux()
         self.spec = spec
         self.data_nodes = spec.data_nodes
         self.sentinel_nodes = spec.sentinel_nodes

@@ -5,6 +5,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,6 +14,17 @@ from sentinel_board.topology.layout import TopologyError
 
 # Processes this interpreter started: kept so that they are reaped, not reported as leaked.
 _children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def require_linux() -> None:
+    """The launcher follows its processes through /proc (their state, their folder): Linux."""
+    if not sys.platform.startswith("linux"):
+        raise TopologyError(
+            f"the local launcher runs on Linux only, not on {sys.platform}: it follows its "
+            "processes through /proc",
+            "run the deployment in containers instead (make compose-up), or run Redis "
+            "yourself and point `sentinel-board serve` at its sentinels",
+        )
 
 
 def spawn(
