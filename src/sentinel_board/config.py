@@ -131,7 +131,7 @@ class Settings(BaseSettings):
         default=1, ge=0, description="Replicas that must confirm a write (WAIT)."
     )
     ack_timeout_ms: int = Field(
-        default=1000, ge=0, description="How long WAIT waits for them (ms)."
+        default=1000, description="How long WAIT waits for them (ms); at least 1."
     )
     dedup_ttl_seconds: int = Field(
         default=86400, gt=0, description="How long a message id is remembered."
@@ -146,6 +146,13 @@ class Settings(BaseSettings):
         default=None,
         description="Posts allowed per client address, such as 30/minute; enforced in Redis.",
     )
+
+    @field_validator("ack_timeout_ms")
+    @classmethod
+    def _check_ack_timeout(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1: WAIT with a timeout of 0 waits forever")
+        return value
 
     @field_validator("rate_limit", mode="before")
     @classmethod
