@@ -80,6 +80,13 @@ class Message:
             return cls(id="", message=text, created_at="")
 
 
+class KeyReused(Exception):
+    """An Idempotency-Key already stored with another message: nothing is stored."""
+
+    def __init__(self) -> None:
+        super().__init__("Idempotency-Key: already used for a different message")
+
+
 class RateLimited(Exception):
     def __init__(self, limit: RateLimit, retry_after: int) -> None:
         super().__init__(f"more than {limit.posts} posts in {limit.window:g} s from this client")
@@ -130,7 +137,8 @@ class MessageStore:
     async def push(
         self, text: str, *, idempotency_key: str | None = None, client: str = ""
     ) -> Pushed:
-        """Append to UNREAD; the same key (by default the new message's id) is stored once.
+        """Append to UNREAD; the same key (by default the new message's id) is stored once:
+        again with the same text it replays the first result, with another raises KeyReused.
         With a rate limit, `client`'s posts beyond it raise RateLimited."""
         message = Message(
             id=uuid.uuid4().hex,
@@ -156,7 +164,10 @@ class MessageStore:
             raise RateLimited(limit, max(1, math.ceil(wait_ms[0] / 1000)))
         count, _, stored = raw.partition(b"\n")
         if replayed:  # the first post with this key, as it was stored then
-            return Pushed(Message.from_json(stored), int(count), True)
+            first = Message.from_json(stored)
+            if first.message != text:
+                raise KeyReused
+            return Pushed(first, int(count), True)
         return Pushed(message, int(count), False)
 
     async def check_writable(self, within: float) -> None:

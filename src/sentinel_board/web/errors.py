@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from sentinel_board.redis_ha import Unavailable
-from sentinel_board.store import RateLimited
+from sentinel_board.store import KeyReused, RateLimited
 
 
 def error_response(
@@ -41,6 +41,11 @@ async def _retry_later(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _conflict(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KeyReused)
+    return error_response(request.url.path, 409, str(exc))
+
+
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return error_response(request.url.path, exc.status_code, str(exc.detail), exc.headers)
@@ -55,5 +60,6 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Unavailable, _retry_later)
     app.add_exception_handler(RateLimited, _retry_later)
+    app.add_exception_handler(KeyReused, _conflict)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(RequestValidationError, _invalid)
