@@ -178,3 +178,27 @@ def test_watch_prints_each_sentinel_event_as_a_json_line(
         watcher.send_signal(signal.SIGTERM)
         watcher.communicate(timeout=10)
     assert watcher.returncode == 0
+
+
+def test_a_key_prefix_is_in_app_env_and_survives_a_restart_of_the_app(run_dir: Path) -> None:
+    app_port = free_port()
+    up = subprocess.run(
+        [*CLI, "up", "--detach", "--key-prefix", "tenant-7:", "--app-port", str(app_port),
+         *ports(run_dir)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert up.returncode == 0, up.stdout + up.stderr
+    url = f"http://127.0.0.1:{app_port}/api/messages"
+    assert httpx.post(url, json={"message": "before"}).status_code == 201
+    topology = Topology.open(run_dir)
+    assert topology.app is not None
+    app_pid = topology.pid(topology.app)
+    assert app_pid is not None
+    process.stop(app_pid)
+    started = invoke("start", "app", "--run-dir", str(run_dir))
+    assert started.exit_code == 0, started.output
+    after = httpx.post(url, json={"message": "after"})
+    assert after.status_code == 201, after.text
+    master = topology.node(topology.master_name() or "")
+    assert topology.ask(master, "LLEN", "tenant-7:UNREAD") == 2
+    assert "SENTINEL_BOARD_KEY_PREFIX=tenant-7:" in (run_dir / "app.env").read_text()

@@ -117,7 +117,6 @@ def up(
         auth=not no_auth,
         tls=tls,
         app_key_prefix=key_prefix,
-        extra_env={"SENTINEL_BOARD_KEY_PREFIX": key_prefix} if key_prefix else {},
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)  # stopped like Ctrl-C: by pid, cleanly
     try:

@@ -158,6 +158,8 @@ def app_env(spec: TopologySpec, secrets: Credentials | None, tls_ca: Path | None
         "SENTINEL_BOARD_MIN_REPLICA_ACKS": str(min(1, len(spec.data_ports) - 1)),
         **(secrets.app_env() if secrets else {}),
         **({"SENTINEL_BOARD_TLS_CA_FILE": str(tls_ca)} if tls_ca else {}),
+        # The keys its ACL user may touch: in app.env, so a restarted app keeps to them.
+        **({"SENTINEL_BOARD_KEY_PREFIX": spec.app_key_prefix} if spec.app_key_prefix else {}),
     }
 
 
