@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bench import scale
+from bench import memory, scale
 from bench.load import Figures, wrk
 from bench.servers import PEER_NAME, Server, start_ours, start_peer
 from sentinel_board.topology import Topology, TopologySpec
@@ -136,7 +136,7 @@ def scale_figures(bench: Bench, ours: Server) -> dict[str, Any]:
     watcher = scale.admin(*bench.master, bench.password)
     flush = scale.flush_figures(bench.redis, watcher, lambda: _post_flush(ours.url), 100_000)
     figures["flush"] = asdict(flush)
-    figures["bytes_per_message"] = scale.bytes_per_message(bench.redis, 100_000)
+    figures["memory"] = asdict(memory.measure(bench.topology, ours, 20_000))
     bench.redis.delete("UNREAD", "READ")
     return figures
 
@@ -163,8 +163,13 @@ def report(bench: Bench, extra: dict[str, Any]) -> None:
         console.print(
             f"Flush of {flush['messages']:,} unread: {flush['seconds']:.2f} s; another client "
             f"waited at most {flush['longest_ping_ms']:.1f} ms for a PING; the longest command "
-            f"Redis ran: {flush['longest_command_ms']:.0f} ms. Memory per stored message: "
-            f"{extra['scale']['bytes_per_message']:.0f} bytes."
+            f"Redis ran: {flush['longest_command_ms']:.0f} ms."
+        )
+        used = extra["scale"]["memory"]
+        console.print(
+            f"Redis memory per message, through the API: {used['after_window']:.0f} bytes once "
+            f"the app's retry window has passed, {used['with_client_key']:.0f} with an "
+            "Idempotency-Key (kept a day)."
         )
 
 

@@ -1,4 +1,4 @@
-"""Scale: memory per message, pages over a million messages, and a flush that never blocks."""
+"""Scale: pages over a million messages, and a flush that never blocks."""
 
 from __future__ import annotations
 
@@ -25,15 +25,6 @@ def fill(client: redis.Redis, key: str, count: int) -> None:
     for start in range(0, count, BATCH):
         client.rpush(key, *([payload] * min(BATCH, count - start)))
     client.wait(1, 10_000)
-
-
-def bytes_per_message(client: redis.Redis, count: int) -> float:
-    client.delete("bench:memory")
-    before = int(client.info("memory")["used_memory"])
-    fill(client, "bench:memory", count)
-    after = int(client.info("memory")["used_memory"])
-    client.delete("bench:memory")
-    return (after - before) / count
 
 
 @dataclass(frozen=True)

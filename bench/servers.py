@@ -43,14 +43,16 @@ def _ready(url: str, deadline: float, pid: int, log: Path) -> None:
     raise RuntimeError(f"{url} did not answer within the deadline; its log: {log}")
 
 
-def start_ours(topology: Topology, port: int, workers: int, folder: Path) -> Server:
+def start_ours(
+    topology: Topology, port: int, workers: int, folder: Path, env: dict[str, str] | None = None
+) -> Server:
     folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "sentinel_board", "serve", "--port", str(port)]
     command += ["--workers", str(workers), "--log-level", "warning"]
     log = folder / f"ours-{workers}.log"
     pid = process.spawn(
         command, workdir=folder, pid_path=folder / f"ours-{workers}.pid", log_path=log,
-        env=topology.app_env(),
+        env={**topology.app_env(), **(env or {})},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     _ready(url + "/readyz", time.monotonic() + 30, pid, log)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
-from sentinel_board.store import FLUSH_BATCH_SIZE, MessageStore
+from sentinel_board.store import FLUSH_BATCH_SIZE, KeyReused, Message, MessageStore
 
 UNICODE = [
     "plain",
@@ -61,10 +61,39 @@ async def test_the_same_key_is_stored_once_and_replays_the_first_result(
     assert await all_texts(store) == (["once", "other"], [])
 
 
-async def test_dedup_memory_expires(store: MessageStore, master: Redis) -> None:
+async def test_an_id_the_app_made_is_remembered_only_while_the_app_may_retry(
+    store: MessageStore, master: Redis
+) -> None:
+    """The app retries a post within its failover deadline (5 s here): its own id's dedup key
+    is needed that long, plus a margin, not for the 24 h a client's key is kept."""
     pushed = await store.push("x")
     ttl = await master.ttl(f"{store.dedup_prefix}id:{pushed.message.id}")
-    assert 0 < ttl <= store.dedup_ttl
+    assert 0 < ttl <= 60
+
+
+async def test_a_client_key_is_kept_a_day_holding_only_what_a_replay_needs(
+    store: MessageStore, master: Redis
+) -> None:
+    text = "a long message " * 60
+    first = await store.push(text, idempotency_key="client-key")
+    dedup = f"{store.dedup_prefix}key:client-key"
+    assert 86400 - 60 < await master.ttl(dedup) <= 86400
+    kept = await master.get(dedup)
+    assert kept is not None and b"a long message" not in kept and len(kept) < 120
+    again = await store.push(text, idempotency_key="client-key")
+    assert again.replayed and again.message == first.message
+
+
+async def test_a_key_stored_by_an_earlier_version_is_still_replayed(
+    store: MessageStore, master: Redis
+) -> None:
+    """Those kept the whole message; a rolling upgrade meets them for a day."""
+    first = Message("f" * 32, "from before", "2026-11-25T09:00:00.000+00:00")
+    await master.set(f"{store.dedup_prefix}key:old", "3\n" + first.to_json(), ex=60)
+    again = await store.push("from before", idempotency_key="old")
+    assert (again.replayed, again.message, again.unread_count) == (True, first, 3)
+    with pytest.raises(KeyReused):
+        await store.push("another text", idempotency_key="old")
 
 
 @pytest.mark.parametrize("text", UNICODE)

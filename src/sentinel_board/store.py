@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import uuid
@@ -13,7 +14,7 @@ from sentinel_board.config import RateLimit
 from sentinel_board.redis_ha import RedisHA, Script
 
 # KEYS: UNREAD, dedup key, the client's rate key. ARGV: message JSON, dedup TTL (s),
-# posts allowed per window (0: no limit), the window (ms).
+# posts allowed per window (0: no limit), the window (ms), what a replay needs (see Replay).
 # The dedup key is written with the message, so a replica that has one has both.
 # A replay is answered before the rate limit: retrying a post never costs a second one.
 PUSH = Script("""
@@ -31,7 +32,7 @@ if tonumber(ARGV[3]) > 0 then
   end
 end
 local count = redis.call('RPUSH', KEYS[1], ARGV[1])
-local result = count .. '\\n' .. ARGV[1]
+local result = count .. '\\n' .. ARGV[5]
 redis.call('SET', KEYS[2], result, 'EX', ARGV[2])
 return {result, 0}
 """)
@@ -53,6 +54,8 @@ return 1
 """)
 
 FLUSH_BATCH_SIZE = 1000
+# A retry that began just before the failover deadline may land a little after it.
+RETRY_MARGIN = 30  # seconds
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,30 @@ class KeyReused(Exception):
 
     def __init__(self) -> None:
         super().__init__("Idempotency-Key: already used for a different message")
+
+
+def digest(text: str) -> str:
+    """What a replay compares texts by: 96 bits, enough to tell two texts apart."""
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def replay_record(message: Message) -> str:
+    """What the dedup key keeps after the unread count: a replay answers with the first
+    message's id and time, and the text it is sent again with, once the digests agree."""
+    return f"{message.id}\n{message.created_at}\n{digest(message.message)}"
+
+
+def replayed_message(stored: bytes, text: str) -> Message:
+    """The first message stored with a key, from its record; KeyReused for another text."""
+    if stored.startswith(b"{"):  # the whole message, as versions before the record kept it
+        first = Message.from_json(stored)
+        if first.message != text:
+            raise KeyReused
+        return first
+    ident, created_at, kept = stored.decode().split("\n")
+    if kept != digest(text):
+        raise KeyReused
+    return Message(ident, text, created_at)
 
 
 class RateLimited(Exception):
@@ -125,7 +152,10 @@ class MessageStore:
         dedup_ttl: int = 86400,
         rate_limit: RateLimit | None = None,
     ) -> None:
+        """`dedup_ttl`: how long a client's Idempotency-Key is remembered. An id the store
+        makes itself is remembered only while the app may retry its write."""
         self.redis = redis
+        self.retry_window = math.ceil(redis.settings.failover_deadline) + RETRY_MARGIN
         self.rate_limit = rate_limit
         self.rate_prefix = f"{key_prefix}rate:"
         self.unread_key = f"{key_prefix}UNREAD"
@@ -145,18 +175,20 @@ class MessageStore:
             message=text,
             created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
-        dedup_key = self.dedup_prefix + (
-            f"key:{idempotency_key}" if idempotency_key else f"id:{message.id}"
-        )
+        if idempotency_key:
+            dedup_key, ttl = f"{self.dedup_prefix}key:{idempotency_key}", self.dedup_ttl
+        else:
+            dedup_key, ttl = f"{self.dedup_prefix}id:{message.id}", self.retry_window
         limit = self.rate_limit
         raw, replayed, *wait_ms = await self.redis.write(
             PUSH,
             [self.unread_key, dedup_key, self.rate_prefix + client],
             [
                 message.to_json(),
-                self.dedup_ttl,
+                ttl,
                 limit.posts if limit else 0,
                 math.ceil(limit.window * 1000) if limit else 0,
+                replay_record(message),
             ],
         )
         if replayed == 2:
@@ -164,10 +196,7 @@ class MessageStore:
             raise RateLimited(limit, max(1, math.ceil(wait_ms[0] / 1000)))
         count, _, stored = raw.partition(b"\n")
         if replayed:  # the first post with this key, as it was stored then
-            first = Message.from_json(stored)
-            if first.message != text:
-                raise KeyReused
-            return Pushed(first, int(count), True)
+            return Pushed(replayed_message(stored, text), int(count), True)
         return Pushed(message, int(count), False)
 
     async def check_writable(self, within: float) -> None:

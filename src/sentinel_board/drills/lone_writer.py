@@ -13,7 +13,7 @@ import uuid
 
 import redis
 
-from sentinel_board.store import PUSH, Message
+from sentinel_board.store import PUSH, Message, replay_record
 
 
 def main(port: int, seconds: float, out: str) -> None:
@@ -31,7 +31,9 @@ def main(port: int, seconds: float, out: str) -> None:
             accepted = acked = False
             try:
                 keys = ["UNREAD", f"dedup:id:{message.id}", "rate:lone-writer"]
-                client.eval(PUSH.body, 3, *keys, message.to_json(), 60, 0, 0)
+                client.eval(
+                    PUSH.body, 3, *keys, message.to_json(), 60, 0, 0, replay_record(message)
+                )
                 accepted = True
                 acked = int(client.wait(1, 300)) >= 1
             except redis.RedisError:
