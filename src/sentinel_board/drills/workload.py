@@ -21,10 +21,16 @@ class Sample:
     kind: Kind
     status: int  # 0: no answer
     latency: float
+    retry_after: bool = False  # the answer said when to retry (Retry-After)
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    @property
+    def server_error(self) -> bool:
+        """A 5xx, but a 503 with Retry-After: the board's way of saying "wait"."""
+        return self.status >= 500 and not (self.status == 503 and self.retry_after)
 
 
 @dataclass
@@ -41,6 +47,12 @@ class Record:
 
     def ok_times(self, kind: Kind, since: float = 0.0) -> list[float]:
         return sorted(s.at for s in self.samples if s.kind == kind and s.at >= since and s.ok)
+
+    def server_errors(self) -> int:
+        return sum(sample.server_error for sample in self.samples)
+
+    def unanswered(self) -> int:
+        return sum(sample.status == 0 for sample in self.samples)
 
     def errors(self) -> dict[int, int]:
         counts: dict[int, int] = {}
@@ -59,7 +71,9 @@ async def _request(
     except httpx.TransportError:
         response = None
     status = response.status_code if response is not None else 0
-    record.samples.append(Sample(time.time(), kind, status, time.perf_counter() - started))
+    retry_after = response is not None and "retry-after" in response.headers
+    latency = time.perf_counter() - started
+    record.samples.append(Sample(time.time(), kind, status, latency, retry_after))
     return response
 
 
