@@ -23,6 +23,7 @@ import click
 import httpx
 import redis
 
+from bench.scale import KEYS
 from bench.servers import Server, start_ours
 from sentinel_board.topology import Topology, TopologySpec
 from sentinel_board.topology.ports import free_port, free_ports
@@ -61,7 +62,7 @@ def _used(admin: redis.Redis) -> int:
 
 
 def _dedup_keys(admin: redis.Redis) -> list[bytes]:
-    return list(admin.scan_iter(match="dedup:*", count=10_000))
+    return list(admin.scan_iter(match=KEYS.dedup_prefix + "*", count=10_000))
 
 
 def _fill_backlog(admin: redis.Redis) -> None:
@@ -75,7 +76,7 @@ def _fill_backlog(admin: redis.Redis) -> None:
 
 def per_message(url: str, admin: redis.Redis, count: int) -> MemoryFigures:
     """Post `count` messages through the API at `url`, twice: without and with a key."""
-    admin.delete("UNREAD", "READ")
+    admin.delete(KEYS.unread, KEYS.read)
     _fill_backlog(admin)
     before = _used(admin)
     posted = time.monotonic()
@@ -84,13 +85,13 @@ def per_message(url: str, admin: redis.Redis, count: int) -> MemoryFigures:
         time.sleep(1)
     window = time.monotonic() - posted
     after = (_used(admin) - before) / count
-    in_the_list = int(admin.memory_usage("UNREAD", samples=0) or 0) / count
+    in_the_list = int(admin.memory_usage(KEYS.unread, samples=0) or 0) / count
 
-    admin.delete("UNREAD")
+    admin.delete(KEYS.unread)
     before = _used(admin)
     asyncio.run(_post(url, count, client_keys=True))
     with_key = (_used(admin) - before) / count
-    admin.delete("UNREAD", *_dedup_keys(admin))
+    admin.delete(KEYS.unread, *_dedup_keys(admin))
     return MemoryFigures(count, after, with_key, in_the_list, window)
 
 

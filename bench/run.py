@@ -20,6 +20,7 @@ from rich.table import Table
 
 from bench import memory, scale
 from bench.load import Figures, wrk
+from bench.scale import KEYS
 from bench.servers import PEER_NAME, Server, start_ours, start_peer
 from sentinel_board.topology import Topology, TopologySpec
 from sentinel_board.topology.ports import free_port, free_ports
@@ -65,10 +66,10 @@ class Bench:
         self.rows: list[Row] = []
 
     def reset(self, seed: int) -> None:
-        self.redis.delete("UNREAD", "READ")
+        self.redis.delete(KEYS.unread, KEYS.read)
         if seed:
-            scale.fill(self.redis, "UNREAD", seed)
-            scale.fill(self.redis, "READ", seed)
+            scale.fill(self.redis, KEYS.unread, seed)
+            scale.fill(self.redis, KEYS.read, seed)
 
     def run(self, server: Server, workload: Workload, label: str) -> Figures:
         self.reset(workload.seed)
@@ -99,9 +100,9 @@ def median_run(runs: list[Figures]) -> Figures:
 def redis_benchmark(host: str, port: int, password: str | None) -> dict[str, float]:
     """The Redis commands one request costs, alone: what Redis itself can do (requests/s)."""
     commands = {
-        "LLEN (the count)": ["LLEN", "UNREAD"],
+        "LLEN (the count)": ["LLEN", KEYS.unread],
         "RPUSH (a post's write)": ["RPUSH", "bench:rpush", "x" * 120],
-        "LRANGE -100 -1 (a page)": ["LRANGE", "READ", "-100", "-1"],
+        "LRANGE -100 -1 (a page)": ["LRANGE", KEYS.read, "-100", "-1"],
     }
     found = {}
     for label, command in commands.items():
@@ -124,8 +125,8 @@ def scale_figures(bench: Bench, ours: Server) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     # 10: a short page; 100: a full page (the default limit); a million: the same full page.
     for read in (10, 100, 1_000_000):
-        bench.redis.delete("UNREAD", "READ")
-        scale.fill(bench.redis, "READ", read)
+        bench.redis.delete(KEYS.unread, KEYS.read)
+        scale.fill(bench.redis, KEYS.read, read)
         for workload in page:
             label = f"{workload.name}, {read:,} read"
             result = wrk(ours.url, workload.path, script=None, seconds=bench.seconds / 2,
@@ -137,7 +138,7 @@ def scale_figures(bench: Bench, ours: Server) -> dict[str, Any]:
     flush = scale.flush_figures(bench.redis, watcher, lambda: _post_flush(ours.url), 100_000)
     figures["flush"] = asdict(flush)
     figures["memory"] = asdict(memory.measure(bench.topology, ours, 20_000))
-    bench.redis.delete("UNREAD", "READ")
+    bench.redis.delete(KEYS.unread, KEYS.read)
     return figures
 
 

@@ -3,20 +3,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import signal
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
 from sentinel_board.compose.commands import compose
-from sentinel_board.config import Settings
-from sentinel_board.events import sentinel_events
+from sentinel_board.config import Settings, refused
+from sentinel_board.ha import ListenerState, sentinel_events
 from sentinel_board.terminal import console, friendly_errors
 from sentinel_board.topology import Topology, TopologyError, TopologySpec, process
 from sentinel_board.topology.status import collect
@@ -160,6 +163,8 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 async def _follow_until_signalled(
     sentinels: list[tuple[str, int]], connect: dict[str, Any], as_json: bool
 ) -> None:
+    # What the listener would log, this command prints its own way (see _print_events).
+    logging.getLogger("sentinel_board").addHandler(logging.NullHandler())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -173,8 +178,19 @@ async def _follow_until_signalled(
 async def _print_events(
     sentinels: list[tuple[str, int]], connect: dict[str, Any], as_json: bool
 ) -> None:
-    """`connect`: the sentinels' password and TLS CA, as sentinel_events takes them."""
-    async for event in sentinel_events(sentinels, **connect):
+    """`connect`: the sentinels' password and TLS CA, as sentinel_events takes them.
+    A sentinel that cannot be listened to is said once (on stderr with --json), and again
+    when it is heard."""
+
+    def listener(state: ListenerState) -> None:
+        if as_json:
+            click.echo(json.dumps({"listener": dataclasses.asdict(state)}), err=True)
+        elif state.listening:
+            console.print(f"[green]Hearing sentinel {state.sentinel} again.[/green]")
+        else:
+            console.print(f"[red]Not hearing sentinel {state.sentinel}:[/red] {state.error}")
+
+    async for event in sentinel_events(sentinels, **connect, on_change=listener):
         if as_json:
             click.echo(json.dumps(dataclasses.asdict(event)), nl=True)
             sys.stdout.flush()
@@ -237,10 +253,23 @@ def down(run_dir: Path, purge: bool) -> None:
 def status(run_dir: Path, as_json: bool) -> None:
     """The topology as the sentinels see it now."""
     report = collect(Topology.open(run_dir))
+    if report["app"] and report["app"]["alive"]:
+        report["app"]["listener"] = _app_listener(report["app"]["url"])
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         print_status(report)
+
+
+def _app_listener(url: str) -> list[dict[str, Any]] | None:
+    """Whether the app hears each sentinel's events, from its /api/status; None if it does
+    not say."""
+    try:
+        answer = httpx.get(f"{url}/api/status", timeout=3)
+        listener: list[dict[str, Any]] = answer.json()["app"]["listener"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+    return listener
 
 
 def print_status(report: dict[str, Any]) -> None:
@@ -268,6 +297,11 @@ def print_status(report: dict[str, Any]) -> None:
         state = "[green]up[/green]" if app["alive"] else "[red]down[/red]"
         table.add_row("app", app["url"], str(app["pid"] or "-"), "board", state)
     console.print(table)
+    for heard in (report["app"] or {}).get("listener") or []:
+        if heard["error"]:
+            console.print(
+                f"[red]The app does not hear sentinel {heard['sentinel']}:[/red] {heard['error']}"
+            )
     if report["master"] is None:
         console.print("[red]No master:[/red] no sentinel answers and no node says it is master.")
     elif report["master_source"] == "role":
@@ -426,13 +460,13 @@ def serve(host: str, port: int, workers: int, log_level: str, log_format: str) -
 
 async def _credentials_refused(settings: Settings) -> str | None:
     """Before any worker starts: do the sentinels and the master take our credentials?"""
-    from sentinel_board.redis_ha import CredentialsRefused, RedisHA, Unavailable
+    from sentinel_board.ha import CredentialsRefused, RedisHA, Unavailable
 
-    redis = RedisHA(settings.model_copy(update={"failover_deadline": 2.0}))
+    redis = RedisHA(replace(settings.ha_config(), failover_deadline=2.0))
     try:
         await redis.read(lambda client: client.ping())
     except CredentialsRefused as error:
-        return error.reason
+        return refused(error)
     except Unavailable:
         pass  # no master yet: the app waits for one, as it does through a failover
     finally:

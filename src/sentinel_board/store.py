@@ -11,7 +11,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from sentinel_board.config import RateLimit
-from sentinel_board.redis_ha import RedisHA, Script
+from sentinel_board.ha import RedisHA, Script
+from sentinel_board.keys import Keys
 
 # KEYS: UNREAD, dedup key, the client's rate key. ARGV: message JSON, dedup TTL (s),
 # posts allowed per window (0: no limit), the window (ms), what a replay needs (see Replay).
@@ -155,14 +156,10 @@ class MessageStore:
         """`dedup_ttl`: how long a client's Idempotency-Key is remembered. An id the store
         makes itself is remembered only while the app may retry its write."""
         self.redis = redis
-        self.retry_window = math.ceil(redis.settings.failover_deadline) + RETRY_MARGIN
+        self.keys = Keys(key_prefix)
+        self.retry_window = math.ceil(redis.config.failover_deadline) + RETRY_MARGIN
         self.rate_limit = rate_limit
-        self.rate_prefix = f"{key_prefix}rate:"
-        self.unread_key = f"{key_prefix}UNREAD"
-        self.read_key = f"{key_prefix}READ"
-        self.dedup_prefix = f"{key_prefix}dedup:"
         self.dedup_ttl = dedup_ttl
-        self.probe_key = f"{key_prefix}readyz"
 
     async def push(
         self, text: str, *, idempotency_key: str | None = None, client: str = ""
@@ -176,13 +173,13 @@ class MessageStore:
             created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
         if idempotency_key:
-            dedup_key, ttl = f"{self.dedup_prefix}key:{idempotency_key}", self.dedup_ttl
+            dedup_key, ttl = self.keys.idempotency_key(idempotency_key), self.dedup_ttl
         else:
-            dedup_key, ttl = f"{self.dedup_prefix}id:{message.id}", self.retry_window
+            dedup_key, ttl = self.keys.message_id(message.id), self.retry_window
         limit = self.rate_limit
         raw, replayed, *wait_ms = await self.redis.write(
             PUSH,
-            [self.unread_key, dedup_key, self.rate_prefix + client],
+            [self.keys.unread, dedup_key, self.keys.rate(client)],
             [
                 message.to_json(),
                 ttl,
@@ -202,11 +199,11 @@ class MessageStore:
     async def check_writable(self, within: float) -> None:
         """A write to the master that a replica confirms, or Unavailable saying why."""
         await self.redis.write(
-            PROBE, [self.probe_key], [datetime.now(UTC).isoformat()], deadline=within
+            PROBE, [self.keys.probe], [datetime.now(UTC).isoformat()], deadline=within
         )
 
     async def unread_size(self) -> int:
-        return int(await self.redis.call("LLEN", self.unread_key, stale_ok=True))
+        return int(await self.redis.call("LLEN", self.keys.unread, stale_ok=True))
 
     async def read_group(self, limit: int, offset: int = 0) -> MessageGroup:
         """`limit` messages of each list (oldest first) after skipping its `offset` newest,
@@ -226,10 +223,10 @@ class MessageStore:
 
         async def snapshot(client: Redis) -> list[Any]:
             pipe = client.pipeline(transaction=True)
-            pipe.lrange(self.unread_key, start, stop)
-            pipe.lrange(self.read_key, start, stop)
-            pipe.llen(self.unread_key)
-            pipe.llen(self.read_key)
+            pipe.lrange(self.keys.unread, start, stop)
+            pipe.lrange(self.keys.read, start, stop)
+            pipe.llen(self.keys.unread)
+            pipe.llen(self.keys.read)
             return list(await pipe.execute())
 
         unread, read, unread_total, read_total = await self.redis.read(snapshot, stale_ok=True)
@@ -241,7 +238,7 @@ class MessageStore:
         Each batch is one atomic script, so a message is always in exactly one
         list; a retry after an interruption moves what is left.
         """
-        keys = [self.unread_key, self.read_key]
+        keys = [self.keys.unread, self.keys.read]
         moved, remaining = await self.redis.write(FLUSH_BATCH, keys, [FLUSH_BATCH_SIZE])
         total = int(moved)
         # Bounded by what was unread at the start, so steady writers cannot keep us here.

@@ -20,7 +20,7 @@ from sentinel_board.drills.drill import Drill, DrillTimeout
 from sentinel_board.drills.scenarios import Scenario
 from sentinel_board.drills.targets import ComposeTarget, LocalTarget, Target
 from sentinel_board.drills.workload import Record, Workload
-from sentinel_board.events import sentinel_events
+from sentinel_board.ha import sentinel_events
 from sentinel_board.topology import Topology, TopologySpec, netns, servers
 from sentinel_board.topology.ports import free_ports
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sentinel_board.config import Address, parse_address
+from sentinel_board.ha import Address, parse_address
 from sentinel_board.topology import render
 from sentinel_board.topology.credentials import Credentials, write_private
 from sentinel_board.topology.layout import TopologyError, TopologySpec

@@ -3,6 +3,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from sentinel_board.keys import acl_key_patterns
 from sentinel_board.topology.certificates import TLSFiles
 from sentinel_board.topology.credentials import (
     APP_USER,
@@ -25,11 +26,10 @@ APP_COMMANDS = (
     "+ping +client|setname +role +info +evalsha +eval +wait +multi +exec "
     "+llen +lrange +rpush +lpop +get +set +incr +pexpire +pttl"
 )
-APP_KEYS = ("UNREAD", "READ", "dedup:*", "notify:*", "rate:*", "readyz")
 
 
 def app_rules(key_prefix: str) -> str:
-    keys = " ".join(f"~{key_prefix}{key}" for key in APP_KEYS)
+    keys = " ".join(acl_key_patterns(key_prefix))
     return f"resetchannels {keys} {APP_COMMANDS}"
 
 

@@ -7,7 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from sentinel_board.redis_ha import Unavailable
+from sentinel_board.config import refused
+from sentinel_board.ha import CredentialsRefused, Unavailable
 from sentinel_board.store import KeyReused, RateLimited
 
 
@@ -28,11 +29,12 @@ def _field(loc: tuple[int | str, ...]) -> str:
 async def _retry_later(request: Request, exc: Exception) -> Response:
     """503 for want of a master, 429 over the rate limit: both say when to come back."""
     assert isinstance(exc, Unavailable | RateLimited)
-    status, what = (
-        (503, f"Redis is unavailable: {exc.reason}")
-        if isinstance(exc, Unavailable)
-        else (429, f"rate limited: {exc}")
-    )
+    if isinstance(exc, CredentialsRefused):
+        status, what = 503, f"Redis is unavailable: {refused(exc)}"
+    elif isinstance(exc, Unavailable):
+        status, what = 503, f"Redis is unavailable: {exc.reason}"
+    else:
+        status, what = 429, f"rate limited: {exc}"
     return error_response(
         request.url.path,
         status,

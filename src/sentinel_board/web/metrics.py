@@ -12,8 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sentinel_board.config import format_address
-from sentinel_board.redis_ha import RedisHA
+from sentinel_board.ha import RedisHA, format_address
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

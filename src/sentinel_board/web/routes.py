@@ -12,9 +12,9 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.routing import Route
 
-from sentinel_board.config import Settings, format_address
-from sentinel_board.events import SentinelEvent, concerns
-from sentinel_board.redis_ha import RedisHA
+from sentinel_board.config import Settings
+from sentinel_board.ha import RedisHA, SentinelEvent, format_address
+from sentinel_board.ha.events import concerns
 from sentinel_board.store import Message, MessageStore
 from sentinel_board.web.deps import AppSettings, Store, post_message
 from sentinel_board.web.ops import app_status

@@ -3,15 +3,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from sentinel_board.batching import Batcher
-from sentinel_board.config import Address, Settings
-from sentinel_board.redis_ha import RedisHA
-from sentinel_board.store import MessageStore
+from sentinel_board.ha import Address
+from sentinel_board.ha.batching import Batcher
 from sentinel_board.topology.ports import free_port
 
 
@@ -79,42 +76,3 @@ async def test_a_cancelled_command_leaves_the_others_their_replies(master: Redis
     gone.cancel()
     assert [(await first)[0], (await last)[0]] == [1, 3], "sent already, so still counted"
     assert gone.cancelled()
-
-
-async def test_concurrent_posts_share_one_round_trip_and_one_wait(settings: Settings) -> None:
-    ha = RedisHA(settings)
-    store = MessageStore(ha, key_prefix=settings.key_prefix)
-    try:
-        await store.unread_size()  # the master is found
-        before = (ha.stats.batches, ha.stats.batched_commands)
-        pushed = await asyncio.gather(*(store.push(f"m{n}") for n in range(40)))
-        assert (ha.stats.batches, ha.stats.batched_commands) == (before[0] + 1, before[1] + 40)
-        assert sorted(p.unread_count for p in pushed) == list(range(1, 41))
-        assert len({p.message.id for p in pushed}) == 40
-        assert await store.unread_size() == 40
-    finally:
-        await ha.aclose()
-
-
-async def test_a_master_that_lost_the_scripts_gets_their_body(
-    store: MessageStore, master: Redis
-) -> None:
-    await store.push("before")
-    await master.script_flush()
-    pushed = await store.push("after")
-    assert pushed.unread_count == 2 and not pushed.replayed
-    assert await master.llen(store.unread_key) == 2
-
-
-@pytest.mark.parametrize("acks", [0, 1])
-async def test_without_acks_no_wait_is_sent(settings: Settings, master: Redis, acks: int) -> None:
-    ha = RedisHA(settings.model_copy(update={"min_replica_acks": acks}))
-    store = MessageStore(ha, key_prefix=settings.key_prefix)
-    try:
-        await store.unread_size()
-        await master.config_resetstat()
-        await store.push("m")
-        stats = await master.info("commandstats")
-        assert stats.get("cmdstat_wait", {}).get("calls", 0) == acks
-    finally:
-        await ha.aclose()
