@@ -4,12 +4,14 @@ import asyncio
 import dataclasses
 import json
 import logging
+import shutil
 import signal
 import sys
+import tempfile
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
@@ -23,6 +25,9 @@ from sentinel_board.ha import ListenerState, sentinel_events
 from sentinel_board.terminal import console, friendly_errors
 from sentinel_board.topology import Topology, TopologyError, TopologySpec, process
 from sentinel_board.topology.status import collect
+
+if TYPE_CHECKING:
+    from sentinel_board.drills.endurance import EnduranceOptions
 
 SIGNALS = ("KILL", "TERM", "STOP", "CONT")
 
@@ -156,6 +161,12 @@ def up(
             console.print(f"Stopped {len(stopped)} processes.")
 
 
+def _quiet_library_logs() -> None:
+    """The HA layer logs to `sentinel_board` (the server configures where); a command that
+    reports in its own words keeps those lines off the terminal."""
+    logging.getLogger("sentinel_board").addHandler(logging.NullHandler())
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -163,8 +174,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 async def _follow_until_signalled(
     sentinels: list[tuple[str, int]], connect: dict[str, Any], as_json: bool
 ) -> None:
-    # What the listener would log, this command prints its own way (see _print_events).
-    logging.getLogger("sentinel_board").addHandler(logging.NullHandler())
+    _quiet_library_logs()  # what the listener would log, this command prints its own way
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -530,6 +540,10 @@ def _settings_or_exit() -> Settings:
     "--fresh", is_flag=True,
     help="With --target compose: a project of the drill's own, even when one runs.",
 )  # fmt: skip
+@click.option(
+    "--faults", default=100, show_default=True, type=click.IntRange(1, 10_000),
+    help="endurance: how many faults, in rotation, on one topology and one board.",
+)  # fmt: skip
 @friendly_errors
 def drill(
     scenarios: tuple[str, ...],
@@ -543,19 +557,44 @@ def drill(
     targets: tuple[str, ...],
     chosen_servers: tuple[str, ...],
     fresh: bool,
+    faults: int,
 ) -> None:
     """Break the deployment on purpose, under load, and judge what survived.
 
-    SCENARIOS: any of the names below; none means all of them.
+    SCENARIOS: any of the names below; none means all of them. `endurance` (alone): one
+    topology and one board through --faults faults in rotation, its resources watched.
     """
     from sentinel_board.drills import matrix, report
     from sentinel_board.drills.runner import Options, Result
     from sentinel_board.drills.scenarios import SCENARIOS
 
+    _quiet_library_logs()  # the drill's own listener loses the sentinels it kills
+    if "endurance" in scenarios:
+        from sentinel_board.drills.endurance import EnduranceOptions
+
+        if len(scenarios) > 1 or repeat > 1 or len(chosen_servers) > 1:
+            raise TopologyError(
+                "endurance runs alone, once", "sentinel-board drill endurance --faults 100"
+            )
+        if set(targets) - {"local"}:
+            raise TopologyError(
+                "endurance runs on the local target only, for now",
+                "drop --target compose (its faults go through drills/target.py's Target: a "
+                "compose target implements the same)",
+            )
+        _endurance(
+            EnduranceOptions(
+                faults, down_after_ms, failover_deadline, read_from=read_from
+            ),
+            report_dir, json_path, keep,
+        )  # fmt: skip
+        return
+
     unknown = [name for name in scenarios if name not in SCENARIOS]
     if unknown:
         raise TopologyError(
-            f"unknown scenario {', '.join(unknown)}", f"choose from: {', '.join(SCENARIOS)}"
+            f"unknown scenario {', '.join(unknown)}",
+            f"choose from: {', '.join(SCENARIOS)}, or endurance (alone)",
         )
     chosen = [SCENARIOS[name] for name in scenarios or SCENARIOS]
     where = targets or ("local",)
@@ -588,4 +627,49 @@ def drill(
     for r in failed:
         console.print(f"[red]{r.scenario} #{r.repetition}:[/red] " + "; ".join(r.failed))
     if failed:
+        sys.exit(1)
+
+
+def _endurance(
+    options: EnduranceOptions, report_dir: Path | None, json_path: Path | None, keep: bool
+) -> None:
+    from sentinel_board.drills import endurance_report
+    from sentinel_board.drills.endurance import EnduranceResult, FaultResult, endure
+    from sentinel_board.drills.target import local_target
+
+    def told(fault: FaultResult) -> None:
+        verdict = (
+            "[green]pass[/green]" if fault.passed else "[red]FAIL[/red]: " + "; ".join(fault.failed)
+        )
+        console.print(
+            f"fault {fault.number}/{options.faults} {fault.kind}: {verdict} "
+            f"(write window {fault.write_window_s:.2f} s, {fault.seconds:.1f} s)"
+        )
+
+    async def endurance(run_dir: Path) -> EnduranceResult:
+        async with local_target(
+            run_dir, down_after_ms=options.down_after_ms,
+            failover_deadline=options.failover_deadline, workers=options.workers,
+            read_from=options.read_from,
+        ) as target:  # fmt: skip
+            return await endure(target, options, told)
+
+    work_dir = Path(tempfile.mkdtemp(prefix="sentinel-board-endurance-"))
+    try:
+        result = asyncio.run(endurance(work_dir / "topology"))
+    finally:
+        if keep:
+            console.print(f"Run dir kept in {work_dir}")
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    console.print(endurance_report.table(result))
+    console.print(endurance_report.verdict_table(result))
+    if json_path:
+        endurance_report.write_json(result, json_path)
+        console.print(f"Figures: {json_path}")
+    if report_dir:
+        console.print(f"Report: {endurance_report.write_report(result, report_dir)}")
+    for problem in result.failed:
+        console.print(f"[red]{problem}[/red]")
+    if not result.passed:
         sys.exit(1)

@@ -77,11 +77,16 @@ async def _request(
     return response
 
 
-async def write(client: httpx.AsyncClient, record: Record, name: str, stop: asyncio.Event) -> None:
-    """Post unique messages; retry each with its key until acknowledged, as the API says."""
+async def write(
+    client: httpx.AsyncClient, record: Record, name: str, stop: asyncio.Event, pace: float = 0.0
+) -> None:
+    """Post unique messages, `pace` seconds apart; retry each with its key until acknowledged,
+    as the API says."""
     for n in itertools.count():
         if stop.is_set():
             return
+        if n and pace:
+            await asyncio.sleep(pace)
         text, key = f"{name}-{n}", str(uuid.uuid4())
         record.attempted.add(text)
         while not stop.is_set():
@@ -113,14 +118,23 @@ class Workload:
     """Writers, readers and a flusher against one board, until stopped."""
 
     def __init__(
-        self, client: httpx.AsyncClient, writers: int = 4, readers: int = 2, prefix: str = "w"
+        self,
+        client: httpx.AsyncClient,
+        writers: int = 4,
+        readers: int = 2,
+        prefix: str = "w",
+        pace: float = 0.0,
     ) -> None:
-        """`prefix` starts every message, so that workloads on one board tell theirs apart."""
+        """`prefix` starts every message, so that workloads on one board tell theirs apart;
+        `pace`: each writer's pause between two messages (0: none, as fast as it can)."""
         self.record = Record()
         self._stop = asyncio.Event()
         r, stop = self.record, self._stop
         self._tasks = [
-            *(asyncio.create_task(write(client, r, f"{prefix}{i}", stop)) for i in range(writers)),
+            *(
+                asyncio.create_task(write(client, r, f"{prefix}{i}", stop, pace))
+                for i in range(writers)
+            ),
             *(asyncio.create_task(read(client, r, stop)) for _ in range(readers)),
             asyncio.create_task(flush(client, r, stop)),
         ]
