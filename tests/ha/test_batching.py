@@ -9,7 +9,9 @@ from redis.exceptions import ResponseError
 
 from sentinel_board.ha import Address
 from sentinel_board.ha.batching import Batcher
+from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
+from tests.helpers import wait_until_async
 
 
 def key() -> str:
@@ -26,6 +28,36 @@ async def test_the_commands_of_one_loop_turn_go_out_as_one_pipeline(master: Redi
     assert sizes == [50]
     reply, _ = await batcher.submit("INCR", counter)
     assert (reply, sizes) == (51, [50, 1]), "a command after that turn goes in a batch of its own"
+
+
+async def test_one_batch_at_a_time_what_comes_meanwhile_goes_next_together(
+    topology: Topology, master: Redis
+) -> None:
+    """A burst makes bigger batches, not more connections: a long-lived client keeps a
+    steady number of them (the endurance drill's open files varied with each failover's
+    burst)."""
+    node = topology.node(topology.master_name() or "")
+    sizes: list[int] = []
+    async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
+        batcher = Batcher(own, on_batch=sizes.append)
+        waiting, counter = key(), key()
+        first = batcher.submit("BLPOP", waiting, 30)
+
+        async def in_flight() -> bool:
+            return any(client.get("cmd") == "blpop" for client in await master.client_list())
+
+        await wait_until_async(in_flight, timeout=10)
+        meanwhile = []
+        for _ in range(5):  # five turns of the loop
+            meanwhile.append(batcher.submit("INCR", counter))
+            await asyncio.sleep(0)
+        assert not any(future.done() for future in meanwhile), "they wait for the first"
+        await master.rpush(waiting, "go")
+        assert tuple((await first)[0]) == (waiting.encode(), b"go")
+        assert [reply for reply, _ in await asyncio.gather(*meanwhile)] == [1, 2, 3, 4, 5]
+        assert sizes == [1, 5]
+        pool = own.connection_pool
+        assert len(pool._available_connections) + len(pool._in_use_connections) == 1
 
 
 async def test_an_error_reply_is_returned_to_its_command_alone(master: Redis) -> None:

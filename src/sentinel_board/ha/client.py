@@ -123,7 +123,9 @@ class RedisHA:
         async def attempt(link: Link) -> Any:
             result, acks = await link.writes.submit("EVALSHA", script.sha, len(keys), *keys, *args)
             if isinstance(result, NoScriptError):  # a new or restarted master: send the body
-                result, acks = await self._eval_then_wait(link.client, script, keys, args)
+                result, acks = await link.writes.submit(
+                    "EVAL", script.body, len(keys), *keys, *args
+                )
             for reply in (result, acks):
                 if isinstance(reply, Exception):
                     raise reply
@@ -168,18 +170,6 @@ class RedisHA:
             stats=self.stats,
             on_attempt=self.on_command,
         )
-
-    async def _eval_then_wait(
-        self, client: Redis, script: Script, keys: Sequence[str], args: Sequence[str | int]
-    ) -> tuple[Any, Any]:
-        """The script's reply and WAIT's (a count, or an error) from one round trip."""
-        acks = self.config.min_replica_acks
-        pipe = client.pipeline(transaction=False)
-        pipe.execute_command("EVAL", script.body, len(keys), *keys, *args)
-        if acks:
-            pipe.execute_command("WAIT", acks, self.config.ack_timeout_ms)
-        replies = await pipe.execute(raise_on_error=False)
-        return replies[0], replies[1] if acks else 0
 
     # -- what it knows -------------------------------------------------------
 

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection, ConnectionPool, SSLConnection
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    ConnectionPool,
+    SSLConnection,
+)
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -43,6 +48,27 @@ class GuardedSSLConnection(_Guarded, SSLConnection):
     """The same, over TLS."""
 
 
+class ClosingPool(ConnectionPool):
+    """A pool that, once closed, closes every connection given back to it.
+
+    A connection still connecting, or in a request's hands, when its client is closed (the
+    old master's, at a switch) would otherwise stay open once that request is done with it:
+    a socket left half-closed (CLOSE_WAIT) by every failover whose master hung.
+    """
+
+    closed = False
+
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        if inuse_connections:  # the client's close; without, only the idle ones are dropped
+            self.closed = True
+        await super().disconnect(inuse_connections)
+
+    async def release(self, connection: AbstractConnection) -> None:
+        await super().release(connection)
+        if self.closed:
+            await connection.disconnect(nowait=True)
+
+
 def client(
     address: Address,
     *,
@@ -57,7 +83,7 @@ def client(
     """A client of the server at `address`: no retries of its own, failures as above."""
     tls = tls_options(tls_ca)
     ssl = tls.pop("ssl", False)  # the pool takes the connection class instead
-    pool = ConnectionPool(
+    pool = ClosingPool(
         connection_class=GuardedSSLConnection if ssl else GuardedConnection,
         host=address[0],
         port=address[1],

@@ -38,8 +38,17 @@ class Discovery:
 
         The sentinel that answered moves to the front, so the next discovery asks it first.
         Raises CredentialsRefused, NoFailoverPossible (too few sentinels answer to ever elect
-        a master) or MasterNotFound (the reasons of every sentinel).
+        a master) or MasterNotFound (the reasons of every sentinel). No connection to a
+        sentinel is kept after it: discoveries are rare, and an idle one would only hold a
+        socket (or go stale when its sentinel restarts).
         """
+        try:
+            return await self._find(current)
+        finally:
+            for _, sentinel in self.sentinels:
+                await sentinel.connection_pool.disconnect(inuse_connections=False)
+
+    async def _find(self, current: tuple[Address, Redis] | None) -> tuple[Address, Redis]:
         name = self.config.master_name
         problems: list[str] = []
         silent = 0

@@ -6,10 +6,12 @@ old link is closed and dropped whole, so nothing of an old master outlives the s
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from sentinel_board.ha.batching import Batcher
 from sentinel_board.ha.config import Address, format_address
@@ -40,8 +42,10 @@ class Link:
         )
 
     async def aclose(self) -> None:
-        """Close the client: requests still in it fail as a lost connection, and retry."""
-        await self.client.aclose()
+        """Close the client: requests still in it fail as a lost connection, and retry.
+        A connection to a hung server may not close in time: it is dropped all the same."""
+        with contextlib.suppress(TimeoutError, RedisError, OSError):
+            await self.client.aclose()
 
     def __repr__(self) -> str:
         return f"Link({format_address(self.address)})"

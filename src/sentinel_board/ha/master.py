@@ -46,8 +46,8 @@ class MasterFollower:
         return None if self.link is None else (self.link.address, self.link.client)
 
     async def rediscover(self, seen_generation: int, reason: str) -> Link:
-        """The master's link after asking the sentinels again, unless another request did
-        since `seen_generation` (or just now)."""
+        """The master's link after asking the sentinels again, unless the master changed or
+        was confirmed since `seen_generation` (or just now)."""
         async with self._lock:
             recently = time.monotonic() - self._discovered_at < REDISCOVERY_SHARED
             if self.link is not None and (self.generation != seen_generation or recently):

@@ -47,12 +47,15 @@ async def with_failover(
     deadline = loop.time() + within
     delay = FIRST_DELAY
     last_error: str | None = None
+    tried = master.generation  # the generation of the master the last attempt went to
     while True:
-        generation = master.generation
         link = master.link
         try:
             if link is None or last_error is not None:
-                link = await master.rediscover(generation, last_error or "first use")
+                # Asks the sentinels only if no other request did since that attempt, and no
+                # +switch-master moved the client: requests failing together share one.
+                link = await master.rediscover(tried, last_error or "first use")
+            tried = master.generation
             started = time.perf_counter()
             result = await op(link)
             if on_attempt is not None:
@@ -69,7 +72,7 @@ async def with_failover(
             raise
         except (TimeoutError, RedisError, OSError) as error:
             # Whatever a master we have since left answers, the new one may not.
-            if not is_transient(error) and master.generation == generation:
+            if not is_transient(error) and master.generation == tried:
                 raise
             last_error = describe(error)
         if loop.time() + delay > deadline:
