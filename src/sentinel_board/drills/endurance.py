@@ -55,7 +55,8 @@ class FaultResult:
     kind: str
     started_at: float
     seconds: float = 0.0  # from the fault to the end of its checks
-    switches: int = 0  # +switch-master heard meanwhile
+    switches: int = 0  # failovers meanwhile: distinct +switch-master (old -> new master)
+    switched: list[str] = field(default_factory=list)  # each report: when, who, payload
     write_window_s: float = 0.0  # the longest time without an acknowledged write
     lost: int = 0  # acknowledged before the check, and not stored (all so far)
     duplicates: int = 0  # stored twice (all so far)
@@ -280,9 +281,13 @@ async def _fault(run: Run, ledger: Ledger, number: int, kind: str) -> FaultResul
 
 def _judge(run: Run, fault: FaultResult, until_: float) -> None:
     record, started = run.record, fault.started_at
-    fault.switches = sum(
-        1 for e in run.events if e.type == "+switch-master" and started <= e.received_at <= until_
-    )
+    # Every sentinel reports a switch; one that learns it late (its next hello, two seconds
+    # or more on a loaded machine) reports it again past the listener's folding window.
+    reports = [
+        e for e in run.events if e.type == "+switch-master" and started <= e.received_at <= until_
+    ]
+    fault.switched = [f"{e.received_at - started:.2f} s {e.sentinel}: {e.payload}" for e in reports]
+    fault.switches = len({e.payload for e in reports})
     fault.write_window_s = record.longest_gap(record.ack_times(since=started - 1, until=until_))
     answers = [s for s in record.samples if started <= s.at <= until_]
     failed = [s for s in answers if not s.ok]
