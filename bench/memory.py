@@ -24,9 +24,9 @@ import httpx
 import redis
 
 from bench.scale import KEYS
-from bench.servers import Server, start_ours
-from sentinel_board.topology import Topology, TopologySpec
-from sentinel_board.topology.ports import free_port, free_ports
+from bench.servers import Server, start_ours, start_topology
+from sentinel_board.topology import Topology
+from sentinel_board.topology.ports import free_port
 
 TEXT = "a message of about forty characters, ok?"
 CONCURRENCY = 32
@@ -112,12 +112,7 @@ def measure(topology: Topology, ours: Server, count: int) -> MemoryFigures:
 )  # fmt: skip
 def main(messages: int, failover_deadline: float) -> None:
     with tempfile.TemporaryDirectory(prefix="sentinel-board-memory-") as folder:
-        ports = free_ports(6)
-        spec = TopologySpec(
-            run_dir=Path(folder) / "topology", app_port=None,
-            data_ports=ports[:3], sentinel_ports=ports[3:],
-        )  # fmt: skip
-        topology = Topology.up(spec)
+        topology = start_topology(Path(folder))
         ours = None
         try:
             env = {"SENTINEL_BOARD_FAILOVER_DEADLINE": str(failover_deadline)}

@@ -21,9 +21,9 @@ from rich.table import Table
 from bench import memory, scale
 from bench.load import Figures, wrk
 from bench.scale import KEYS
-from bench.servers import PEER_NAME, Server, start_ours, start_peer
-from sentinel_board.topology import Topology, TopologySpec
-from sentinel_board.topology.ports import free_port, free_ports
+from bench.servers import PEER_NAME, Server, start_ours, start_peer, start_topology
+from sentinel_board.topology import Topology
+from sentinel_board.topology.ports import free_port
 
 console = Console(width=max(120, Console().width))
 
@@ -188,13 +188,8 @@ def report(bench: Bench, extra: dict[str, Any]) -> None:
 def main(seconds: float, connections: int, workers: int, rounds: int, scaling: bool,
          skip_scale: bool, json_path: Path | None) -> None:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="sentinel-board-bench-") as folder:
-        ports = free_ports(6)
-        spec = TopologySpec(
-            run_dir=Path(folder) / "topology", app_port=None,
-            data_ports=ports[:3], sentinel_ports=ports[3:],
-        )  # fmt: skip
         console.print("Starting the topology (auth on, every write WAITs for a replica)...")
-        topology = Topology.up(spec)
+        topology = start_topology(Path(folder))
         servers: list[Server] = []
         try:
             bench = Bench(topology, seconds, connections)

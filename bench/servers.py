@@ -10,7 +10,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentinel_board.topology import Topology, process
+from sentinel_board.topology import Topology, TopologySpec, process
+from sentinel_board.topology.ports import free_ports
 
 # The seed translated literally (bench/peers/seed_flask); SENTINEL_BOARD_PEER_DIR: another.
 PEER = Path(
@@ -27,6 +28,15 @@ class Server:
 
     def stop(self) -> None:
         process.stop(self.pid)
+
+
+def start_topology(folder: Path) -> Topology:
+    """Three data nodes and three sentinels on free ports, auth on; the apps come apart."""
+    ports = free_ports(6)
+    spec = TopologySpec(
+        run_dir=folder / "topology", app_port=None, data_ports=ports[:3], sentinel_ports=ports[3:]
+    )
+    return Topology.up(spec)
 
 
 def _ready(url: str, deadline: float, pid: int, log: Path) -> None:

@@ -8,6 +8,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -582,9 +583,10 @@ def drill(
                 "drop --target compose (its faults go through drills/target.py's Target: a "
                 "compose target implements the same)",
             )
+        server = chosen_servers[0] if chosen_servers else "redis"
         _endurance(
             EnduranceOptions(
-                faults, down_after_ms, failover_deadline, read_from=read_from
+                faults, down_after_ms, failover_deadline, read_from=read_from, server=server
             ),
             report_dir, json_path, keep,
         )  # fmt: skip
@@ -618,11 +620,10 @@ def drill(
             root=Path.cwd(), keep=keep, fresh=fresh, say=progress.console.print, done=done,
         )  # fmt: skip
     console.print(report.table(results))
-    if json_path:
-        report.write_json(results, json_path)
-        console.print(f"Figures: {json_path}")
-    if report_dir:
-        console.print(f"Report: {report.write_report(results, report_dir)}")
+    _write(
+        json_path, lambda path: report.write_json(results, path),
+        report_dir, lambda folder: report.write_report(results, folder),
+    )  # fmt: skip
     failed = [r for r in results if not r.passed]
     for r in failed:
         console.print(f"[red]{r.scenario} #{r.repetition}:[/red] " + "; ".join(r.failed))
@@ -635,7 +636,7 @@ def _endurance(
 ) -> None:
     from sentinel_board.drills import endurance_report
     from sentinel_board.drills.endurance import EnduranceResult, FaultResult, endure
-    from sentinel_board.drills.target import local_target
+    from sentinel_board.drills.endurance_target import local_target
 
     def told(fault: FaultResult) -> None:
         verdict = (
@@ -647,11 +648,7 @@ def _endurance(
         )
 
     async def endurance(run_dir: Path) -> EnduranceResult:
-        async with local_target(
-            run_dir, down_after_ms=options.down_after_ms,
-            failover_deadline=options.failover_deadline, workers=options.workers,
-            read_from=options.read_from,
-        ) as target:  # fmt: skip
+        async with local_target(run_dir, options) as target:
             return await endure(target, options, told)
 
     work_dir = Path(tempfile.mkdtemp(prefix="sentinel-board-endurance-"))
@@ -664,12 +661,25 @@ def _endurance(
             shutil.rmtree(work_dir, ignore_errors=True)
     console.print(endurance_report.table(result))
     console.print(endurance_report.verdict_table(result))
-    if json_path:
-        endurance_report.write_json(result, json_path)
-        console.print(f"Figures: {json_path}")
-    if report_dir:
-        console.print(f"Report: {endurance_report.write_report(result, report_dir)}")
+    _write(
+        json_path, lambda path: endurance_report.write_json(result, path),
+        report_dir, lambda folder: endurance_report.write_report(result, folder),
+    )  # fmt: skip
     for problem in result.failed:
         console.print(f"[red]{problem}[/red]")
     if not result.passed:
         sys.exit(1)
+
+
+def _write(
+    json_path: Path | None,
+    write_json: Callable[[Path], None],
+    report_dir: Path | None,
+    write_report: Callable[[Path], Path],
+) -> None:
+    """A drill's figures as JSON, and its report, where the options say."""
+    if json_path:
+        write_json(json_path)
+        console.print(f"Figures: {json_path}")
+    if report_dir:
+        console.print(f"Report: {write_report(report_dir)}")

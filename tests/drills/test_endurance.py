@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from sentinel_board.cli import main
 from sentinel_board.drills import endurance_report
 from sentinel_board.drills.endurance import ROTATION, EnduranceOptions, endure
+from sentinel_board.drills.endurance_target import RedisFigures, local_target
 from sentinel_board.drills.resources import Sample, verdicts
-from sentinel_board.drills.target import RedisFigures, local_target
 
 SHORT = EnduranceOptions(faults=6, down_after_ms=1000, failover_deadline=5)
 
@@ -21,10 +21,7 @@ SHORT = EnduranceOptions(faults=6, down_after_ms=1000, failover_deadline=5)
 @pytest.mark.failover
 @pytest.mark.timeout(300)
 async def test_six_faults_in_rotation_lose_nothing_and_leak_nothing(tmp_path: Path) -> None:
-    async with local_target(
-        tmp_path / "topology", down_after_ms=SHORT.down_after_ms,
-        failover_deadline=SHORT.failover_deadline, workers=SHORT.workers,
-    ) as target:  # fmt: skip
+    async with local_target(tmp_path / "topology", SHORT) as target:
         result = await endure(target, SHORT)
     assert result.passed, (result.failed, [(f.kind, f.failed) for f in result.faults])
     kinds = [f.kind for f in result.faults]

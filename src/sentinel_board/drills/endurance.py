@@ -5,27 +5,30 @@ before the next: every node running, one master with every replica in sync, ever
 agreeing. Then the checks every drill makes (nothing acknowledged lost, nothing stored
 twice, the data nodes alike, a failover exactly when one is due, no 5xx but a 503 with
 Retry-After, no request left without an answer) and the write window; then the board's and
-Redis's resources are sampled (see `resources`). The faults go through a `Target`.
+Redis's resources are sampled (see `resources`). The faults, and what the drill looks at, go
+through an `EnduranceTarget` (drills/endurance_target.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
+from sentinel_board.drills.endurance_target import EnduranceTarget
+from sentinel_board.drills.ledger import Ledger, until
 from sentinel_board.drills.resources import Sample, sample, verdicts
-from sentinel_board.drills.target import FaultError, Target
+from sentinel_board.drills.runner import true_master
 from sentinel_board.drills.workload import Record, Workload
-from sentinel_board.ha import SentinelEvent
-from sentinel_board.keys import READ
+from sentinel_board.ha import SentinelEvent, sentinel_events
+from sentinel_board.topology import TopologyError
 
 ROTATION = ("master-kill", "master-hang", "replica-kill", "sentinel-kill", "partition")
 FAILOVER = {"master-kill", "master-hang", "partition"}  # each must bring one +switch-master
@@ -47,6 +50,7 @@ class EnduranceOptions:
     workers: int = 2
     pace: float = 0.02  # each writer's pause between messages: a steady load, not a flood
     read_from: str = "master"
+    server: str = "redis"  # redis, valkey or a server binary (topology/servers.py)
 
 
 @dataclass
@@ -86,67 +90,22 @@ class EnduranceResult:
         return not self.failed and all(f.passed for f in self.faults)
 
 
-class Ledger:
-    """What READ held at the last check, on every data node alike: counted once, read on."""
-
-    def __init__(self) -> None:
-        self.offset = 0
-        self.counted: Counter[str] = Counter()
-
-    async def stored(self, target: Target, failed: list[str]) -> Counter[str] | None:
-        """Every message stored now: READ as counted, its new tail (compared across the data
-        nodes, then counted) and UNREAD."""
-        master = await target.master()
-        length = await target.list_length(master, READ) if master else None
-        if master is None or length is None:
-            failed.append("no single master to read the lists from")
-            return None
-        if length < self.offset:
-            failed.append(f"READ is {length} long on the master, shorter than {self.offset}")
-            return None
-
-        async def caught_up() -> bool:
-            lengths = [await target.list_length(n, READ) for n in target.data_nodes]
-            return all(n is not None and n >= length for n in lengths)
-
-        if not await until(caught_up, 10):
-            failed.append("a replica did not catch up with the master's READ within 10 s")
-        digests = {n: await target.digest(n, READ, self.offset, length) for n in target.data_nodes}
-        if len(set(digests.values())) != 1:
-            failed.append(f"the data nodes hold different READ[{self.offset}:{length}]")
-            return None
-        lists = await target.read_lists(self.offset)
-        if lists is None:
-            failed.append("no single master to read the lists from")
-            return None
-        read, unread = lists
-        settled, tail = read[: length - self.offset], read[length - self.offset :]
-        self.counted.update(_texts(settled))
-        self.offset = length
-        return self.counted + Counter(_texts(tail + unread))
-
-
-def _texts(raw: list[str]) -> list[str]:
-    return [json.loads(item)["message"] for item in raw]
-
-
-async def until(predicate: Callable[[], Awaitable[bool]], within: float) -> bool:
-    deadline = time.monotonic() + within
-    while not await predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.2)
-    return True
-
-
 class Run:
     """One endurance run: the target, Sentinel's events as heard, the workload's record."""
 
-    def __init__(self, target: Target, options: EnduranceOptions, record: Record) -> None:
+    def __init__(self, target: EnduranceTarget, options: EnduranceOptions, record: Record) -> None:
         self.target = target
         self.options = options
         self.record = record
         self.events: list[SentinelEvent] = []
+
+    async def _do(self, act: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(act, *args)
+
+    async def _signal(self, role: str, sig: signal.Signals = signal.SIGKILL) -> str:
+        """Signal whichever node has `role` now; its name."""
+        node: str = await self._do(self.target.kill, role, 1, sig)
+        return node
 
     async def event(self, kind: str, since: float, about: str = "") -> None:
         """Wait for a `kind` event heard after `since` whose payload mentions `about`."""
@@ -161,38 +120,38 @@ class Run:
             raise Timeout(f"no {kind} {about} within {EVENT_WITHIN:g} s".replace("  ", " "))
 
     async def master_kill(self, since: float) -> None:
-        node = await self.target.kill("master")
+        node = await self._signal("master")
         await self.event("+switch-master", since)
-        await self.target.start(node)
+        await self._do(self.target.start, node)
 
     async def master_hang(self, since: float) -> None:
-        await self.target.kill("master", signal.SIGSTOP)
+        await self._signal("master", signal.SIGSTOP)
         await self.event("+switch-master", since)
-        await self.target.kill("master", signal.SIGCONT)
+        await self._signal("master", signal.SIGCONT)
 
     async def replica_kill(self, since: float) -> None:
-        node = await self.target.kill("replica")
+        node = await self._signal("replica")
         await self.event("+sdown", since, "slave")
-        await self.target.start(node)
+        await self._do(self.target.start, node)
 
     async def sentinel_kill(self, since: float) -> None:
-        node = await self.target.kill("sentinel")
+        node = await self._signal("sentinel")
         await self.event("+sdown", since, "sentinel")
-        await self.target.start(node)
+        await self._do(self.target.start, node)
 
     async def partition(self, since: float) -> None:
-        master = await self.target.master()
+        master = await self._do(true_master, self.target)
         if master is None:
             raise Timeout("no single master to cut off")
-        await self.target.cut(master)
+        await self._do(self.target.cut, master)
         try:
             await self.event("+switch-master", since)
         finally:
-            await self.target.heal(master)
+            await self._do(self.target.heal, master)
 
 
 async def endure(
-    target: Target,
+    target: EnduranceTarget,
     options: EnduranceOptions,
     progress: Callable[[FaultResult], None] | None = None,
 ) -> EnduranceResult:
@@ -208,11 +167,12 @@ async def endure(
         run = Run(target, options, workload.record)
 
         async def listen() -> None:
-            async for event in target.events():
+            events = sentinel_events(target.sentinel_addresses, **target.sentinel_options)
+            async for event in events:
                 run.events.append(event)
 
         listener = asyncio.create_task(listen())
-        ledger = Ledger()
+        ledger = Ledger(target)
         try:
             if not await until(_acked_at_least(run.record, WARM_UP_ACKS), 30):
                 result.failed.append("the board did not take writes before the first fault")
@@ -229,7 +189,7 @@ async def endure(
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
     final: list[str] = []
-    stored = await ledger.stored(target, final)
+    stored = await ledger.stored(final)
     result.attempted, result.acknowledged = len(record.attempted), len(record.acked)
     if stored is not None:
         lost = len(set(record.acked) - set(stored))
@@ -258,19 +218,20 @@ async def _fault(run: Run, ledger: Ledger, number: int, kind: str) -> FaultResul
     act: Callable[[float], Awaitable[None]] = getattr(run, kind.replace("-", "_"))
     try:
         await act(started)
-    except (Timeout, FaultError) as error:
+    except (Timeout, TopologyError) as error:
         fault.failed.append(str(error))
 
     async def settled() -> bool:
-        return await target.unsettled() is None
+        return await asyncio.to_thread(target.unsettled) is None
 
     if not await until(settled, SETTLE_WITHIN):
-        fault.failed.append(f"not recovered within {SETTLE_WITHIN:g} s: {await target.unsettled()}")
+        why = await asyncio.to_thread(target.unsettled)
+        fault.failed.append(f"not recovered within {SETTLE_WITHIN:g} s: {why}")
     recovered = time.time()
     if not await until(_acked_at_least(record, 5, since=recovered), 30):
         fault.failed.append("writes did not resume within 30 s of recovery")
     checked_at = time.time()
-    stored = await ledger.stored(target, fault.failed)
+    stored = await ledger.stored(fault.failed)
     if stored is not None:
         fault.lost = len({m for m, t in record.acked.items() if t < checked_at} - set(stored))
         fault.duplicates = sum(n - 1 for n in stored.values() if n > 1)

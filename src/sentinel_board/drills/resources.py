@@ -9,13 +9,14 @@ board's memory grown by at most 5 MB, the keys bounded by what the workload keep
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from sentinel_board.drills.target import RedisFigures, Target
+from sentinel_board.drills.endurance_target import EnduranceTarget, RedisFigures
 
 SCRAPES = 60  # at most, to hear from every worker
 TOLERANCE = 2  # file descriptors, connections
@@ -35,11 +36,12 @@ class Sample:
     redis: RedisFigures
 
 
-async def sample(target: Target, fault: int) -> Sample:
-    return Sample(fault, time.time(), await _workers(target), await target.redis_figures())
+async def sample(target: EnduranceTarget, fault: int) -> Sample:
+    redis = await asyncio.to_thread(target.redis_figures)
+    return Sample(fault, time.time(), await _workers(target), redis)
 
 
-async def _workers(target: Target) -> dict[str, dict[str, float]]:
+async def _workers(target: EnduranceTarget) -> dict[str, dict[str, float]]:
     seen: dict[str, dict[str, float]] = {}
     for _ in range(SCRAPES):
         # A client per scrape: a new connection, which any worker may accept.

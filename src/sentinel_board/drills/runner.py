@@ -185,7 +185,7 @@ async def _exercise(scenario: Scenario, drill: Drill, result: Result) -> None:
     _judge(scenario, drill, record, result, prefix)
 
 
-def _true_master(target: Target) -> str | None:
+def true_master(target: Target) -> str | None:
     """The one live data node whose ROLE says master (sentinels may still be catching up)."""
     masters = [node for node in target.data_nodes if target.role(node) == "master"]
     return masters[0] if len(masters) == 1 else None
@@ -193,7 +193,7 @@ def _true_master(target: Target) -> str | None:
 
 def _judge(scenario: Scenario, drill: Drill, record: Record, result: Result, prefix: str) -> None:
     target = drill.target
-    master = _true_master(target)
+    master = true_master(target)
     stored = target.lists(master) if master else None
     everything = _messages(stored[0] + stored[1]) if stored else []
     messages = [message for message in everything if message.startswith(prefix)]
