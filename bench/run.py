@@ -18,11 +18,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bench import scale
+from bench import memory, scale
 from bench.load import Figures, wrk
-from bench.servers import PEER_NAME, Server, start_ours, start_peer
-from sentinel_board.topology import Topology, TopologySpec
-from sentinel_board.topology.ports import free_port, free_ports
+from bench.scale import KEYS
+from bench.servers import PEER_NAME, Server, start_ours, start_peer, start_topology
+from sentinel_board.topology import Topology
+from sentinel_board.topology.ports import free_port
 
 console = Console(width=max(120, Console().width))
 
@@ -65,10 +66,10 @@ class Bench:
         self.rows: list[Row] = []
 
     def reset(self, seed: int) -> None:
-        self.redis.delete("UNREAD", "READ")
+        self.redis.delete(KEYS.unread, KEYS.read)
         if seed:
-            scale.fill(self.redis, "UNREAD", seed)
-            scale.fill(self.redis, "READ", seed)
+            scale.fill(self.redis, KEYS.unread, seed)
+            scale.fill(self.redis, KEYS.read, seed)
 
     def run(self, server: Server, workload: Workload, label: str) -> Figures:
         self.reset(workload.seed)
@@ -99,9 +100,9 @@ def median_run(runs: list[Figures]) -> Figures:
 def redis_benchmark(host: str, port: int, password: str | None) -> dict[str, float]:
     """The Redis commands one request costs, alone: what Redis itself can do (requests/s)."""
     commands = {
-        "LLEN (the count)": ["LLEN", "UNREAD"],
+        "LLEN (the count)": ["LLEN", KEYS.unread],
         "RPUSH (a post's write)": ["RPUSH", "bench:rpush", "x" * 120],
-        "LRANGE -100 -1 (a page)": ["LRANGE", "READ", "-100", "-1"],
+        "LRANGE -100 -1 (a page)": ["LRANGE", KEYS.read, "-100", "-1"],
     }
     found = {}
     for label, command in commands.items():
@@ -124,8 +125,8 @@ def scale_figures(bench: Bench, ours: Server) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     # 10: a short page; 100: a full page (the default limit); a million: the same full page.
     for read in (10, 100, 1_000_000):
-        bench.redis.delete("UNREAD", "READ")
-        scale.fill(bench.redis, "READ", read)
+        bench.redis.delete(KEYS.unread, KEYS.read)
+        scale.fill(bench.redis, KEYS.read, read)
         for workload in page:
             label = f"{workload.name}, {read:,} read"
             result = wrk(ours.url, workload.path, script=None, seconds=bench.seconds / 2,
@@ -136,8 +137,8 @@ def scale_figures(bench: Bench, ours: Server) -> dict[str, Any]:
     watcher = scale.admin(*bench.master, bench.password)
     flush = scale.flush_figures(bench.redis, watcher, lambda: _post_flush(ours.url), 100_000)
     figures["flush"] = asdict(flush)
-    figures["bytes_per_message"] = scale.bytes_per_message(bench.redis, 100_000)
-    bench.redis.delete("UNREAD", "READ")
+    figures["memory"] = asdict(memory.measure(bench.topology, ours, 20_000))
+    bench.redis.delete(KEYS.unread, KEYS.read)
     return figures
 
 
@@ -163,8 +164,13 @@ def report(bench: Bench, extra: dict[str, Any]) -> None:
         console.print(
             f"Flush of {flush['messages']:,} unread: {flush['seconds']:.2f} s; another client "
             f"waited at most {flush['longest_ping_ms']:.1f} ms for a PING; the longest command "
-            f"Redis ran: {flush['longest_command_ms']:.0f} ms. Memory per stored message: "
-            f"{extra['scale']['bytes_per_message']:.0f} bytes."
+            f"Redis ran: {flush['longest_command_ms']:.0f} ms."
+        )
+        used = extra["scale"]["memory"]
+        console.print(
+            f"Redis memory per message, through the API: {used['after_window']:.0f} bytes once "
+            f"the app's retry window has passed, {used['with_client_key']:.0f} with an "
+            "Idempotency-Key (kept a day)."
         )
 
 
@@ -182,13 +188,8 @@ def report(bench: Bench, extra: dict[str, Any]) -> None:
 def main(seconds: float, connections: int, workers: int, rounds: int, scaling: bool,
          skip_scale: bool, json_path: Path | None) -> None:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="sentinel-board-bench-") as folder:
-        ports = free_ports(6)
-        spec = TopologySpec(
-            run_dir=Path(folder) / "topology", app_port=None,
-            data_ports=ports[:3], sentinel_ports=ports[3:],
-        )  # fmt: skip
         console.print("Starting the topology (auth on, every write WAITs for a replica)...")
-        topology = Topology.up(spec)
+        topology = start_topology(Path(folder))
         servers: list[Server] = []
         try:
             bench = Bench(topology, seconds, connections)

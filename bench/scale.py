@@ -1,4 +1,4 @@
-"""Scale: memory per message, pages over a million messages, and a flush that never blocks."""
+"""Scale: pages over a million messages, and a flush that never blocks."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from dataclasses import dataclass
 
 import redis
 
+from sentinel_board.keys import Keys
 from sentinel_board.store import Message
 
 BATCH = 10_000
+
+KEYS = Keys()  # the app the bench runs has no key prefix
 
 
 def admin(host: str, port: int, password: str | None) -> redis.Redis:
@@ -25,15 +28,6 @@ def fill(client: redis.Redis, key: str, count: int) -> None:
     for start in range(0, count, BATCH):
         client.rpush(key, *([payload] * min(BATCH, count - start)))
     client.wait(1, 10_000)
-
-
-def bytes_per_message(client: redis.Redis, count: int) -> float:
-    client.delete("bench:memory")
-    before = int(client.info("memory")["used_memory"])
-    fill(client, "bench:memory", count)
-    after = int(client.info("memory")["used_memory"])
-    client.delete("bench:memory")
-    return (after - before) / count
 
 
 @dataclass(frozen=True)
@@ -71,8 +65,8 @@ class PingWatch:
 def flush_figures(
     client: redis.Redis, watcher: redis.Redis, flush: Callable[[], object], count: int
 ) -> FlushFigures:
-    client.delete("UNREAD", "READ")
-    fill(client, "UNREAD", count)
+    client.delete(KEYS.unread, KEYS.read)
+    fill(client, KEYS.unread, count)
     client.config_set("latency-monitor-threshold", 1)
     client.execute_command("LATENCY", "RESET")  # type: ignore[no-untyped-call]
     with PingWatch(watcher) as watch:
@@ -83,5 +77,5 @@ def flush_figures(
     client.config_set("latency-monitor-threshold", 0)
     # LATENCY LATEST: [event, time, latest ms, max ms]; "command" covers scripts too.
     longest = max((int(e[3]) for e in events if e[0] in (b"command", "command")), default=0)
-    assert client.llen("UNREAD") == 0 and client.llen("READ") == count
+    assert client.llen(KEYS.unread) == 0 and client.llen(KEYS.read) == count
     return FlushFigures(count, seconds, watch.longest * 1000, float(longest))

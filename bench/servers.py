@@ -10,7 +10,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentinel_board.topology import Topology, process
+from sentinel_board.topology import Topology, TopologySpec, process
+from sentinel_board.topology.ports import free_ports
 
 # The seed translated literally (bench/peers/seed_flask); SENTINEL_BOARD_PEER_DIR: another.
 PEER = Path(
@@ -29,6 +30,15 @@ class Server:
         process.stop(self.pid)
 
 
+def start_topology(folder: Path) -> Topology:
+    """Three data nodes and three sentinels on free ports, auth on; the apps come apart."""
+    ports = free_ports(6)
+    spec = TopologySpec(
+        run_dir=folder / "topology", app_port=None, data_ports=ports[:3], sentinel_ports=ports[3:]
+    )
+    return Topology.up(spec)
+
+
 def _ready(url: str, deadline: float, pid: int, log: Path) -> None:
     while time.monotonic() < deadline:
         if not process.is_alive(pid):
@@ -43,14 +53,16 @@ def _ready(url: str, deadline: float, pid: int, log: Path) -> None:
     raise RuntimeError(f"{url} did not answer within the deadline; its log: {log}")
 
 
-def start_ours(topology: Topology, port: int, workers: int, folder: Path) -> Server:
+def start_ours(
+    topology: Topology, port: int, workers: int, folder: Path, env: dict[str, str] | None = None
+) -> Server:
     folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "sentinel_board", "serve", "--port", str(port)]
     command += ["--workers", str(workers), "--log-level", "warning"]
     log = folder / f"ours-{workers}.log"
     pid = process.spawn(
         command, workdir=folder, pid_path=folder / f"ours-{workers}.pid", log_path=log,
-        env=topology.app_env(),
+        env={**topology.app_env(), **(env or {})},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     _ready(url + "/readyz", time.monotonic() + 30, pid, log)

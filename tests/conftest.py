@@ -11,8 +11,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from sentinel_board.config import Address, Settings
-from sentinel_board.redis_ha import RedisHA
+from sentinel_board.config import Settings
+from sentinel_board.ha import Address, RedisHA
 from sentinel_board.store import MessageStore
 from sentinel_board.topology import Topology, TopologySpec, probe, process, render, servers
 from sentinel_board.topology.ports import free_ports
@@ -107,7 +107,7 @@ async def make_store(settings: Settings) -> AsyncIterator[Callable[[], MessageSt
     clients: list[RedisHA] = []
 
     def create() -> MessageStore:
-        redis = RedisHA(settings)
+        redis = RedisHA(settings.ha_config())
         clients.append(redis)
         return MessageStore(redis, key_prefix=settings.key_prefix)
 
@@ -145,8 +145,8 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Address, Address]]:
     """A master and its replica with no sentinel watching, for a test to swap by hand."""
-    spec = local_spec(tmp_path, data_ports=free_ports(2))
-    first, second = spec.data_nodes
+    spec = local_spec(tmp_path)  # its ports chosen together: never one twice
+    first, second = spec.data_nodes[:2]
     server = servers.find(spec.server)
     pids = []
     for node, master in ((first, None), (second, first)):

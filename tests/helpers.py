@@ -13,7 +13,7 @@ import httpx
 from redis.asyncio import Redis
 
 from sentinel_board.config import Settings
-from sentinel_board.topology import Topology
+from sentinel_board.topology import Node, Topology, probe
 from sentinel_board.topology.credentials import APP_USER
 from sentinel_board.web.app import create_app
 
@@ -92,6 +92,15 @@ def settings_for(topology: Topology, **changes: Any) -> Settings:
     if topology.tls is not None:
         values["tls_ca_file"] = topology.tls.ca
     return Settings(**(values | changes))
+
+
+def refuse_the_app(topology: Topology, sentinel: Node) -> None:
+    """The sentinel now wants another password than the app's (as after a botched rotation),
+    and drops its subscribers: the app can no longer hear its events."""
+    password = topology.password(sentinel)
+    with probe.client(sentinel.host, sentinel.port, password=password) as admin:
+        admin.execute_command("ACL", "SETUSER", "default", "resetpass", ">another-password")
+        admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
 
 
 def node_client(settings: Settings, address: tuple[str, int], **options: Any) -> Redis:

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from sentinel_board.cli import main
 from sentinel_board.topology import Topology, process
 from sentinel_board.topology.ports import free_port
-from tests.helpers import free_port_base, wait_until
+from tests.helpers import free_port_base, refuse_the_app, wait_until
 
 CLI = [sys.executable, "-m", "sentinel_board"]
 
@@ -178,3 +178,60 @@ def test_watch_prints_each_sentinel_event_as_a_json_line(
         watcher.send_signal(signal.SIGTERM)
         watcher.communicate(timeout=10)
     assert watcher.returncode == 0
+
+
+def test_a_key_prefix_is_in_app_env_and_survives_a_restart_of_the_app(run_dir: Path) -> None:
+    app_port = free_port()
+    up = subprocess.run(
+        [*CLI, "up", "--detach", "--key-prefix", "tenant-7:", "--app-port", str(app_port),
+         *ports(run_dir)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert up.returncode == 0, up.stdout + up.stderr
+    url = f"http://127.0.0.1:{app_port}/api/messages"
+    assert httpx.post(url, json={"message": "before"}).status_code == 201
+    topology = Topology.open(run_dir)
+    assert topology.app is not None
+    app_pid = topology.pid(topology.app)
+    assert app_pid is not None
+    process.stop(app_pid)
+    started = invoke("start", "app", "--run-dir", str(run_dir))
+    assert started.exit_code == 0, started.output
+    after = httpx.post(url, json={"message": "after"})
+    assert after.status_code == 201, after.text
+    master = topology.node(topology.master_name() or "")
+    assert topology.ask(master, "LLEN", "tenant-7:UNREAD") == 2
+    assert "SENTINEL_BOARD_KEY_PREFIX=tenant-7:" in (run_dir / "app.env").read_text()
+
+
+def test_status_and_watch_say_which_sentinel_cannot_be_heard(
+    make_topology: Callable[..., Topology],
+) -> None:
+    topology = make_topology(app=True)
+    refused = topology.sentinel_nodes[2]
+    where = f"127.0.0.1:{refused.port}"
+    refuse_the_app(topology, refused)
+    run_dir = str(topology.spec.run_dir)
+
+    def app_told() -> dict[str, Any] | None:
+        report = json.loads(invoke("status", "--json", "--run-dir", run_dir).output)
+        heard = {s["sentinel"]: s for s in report["app"]["listener"] or []}
+        return heard[where] if heard.get(where, {}).get("error") else None
+
+    wait_until(app_told, timeout=15)
+    assert str((app_told() or {})["error"]).startswith("AuthenticationError")
+    text = invoke("status", "--run-dir", run_dir).output
+    assert f"The app does not hear sentinel {where}: AuthenticationError" in text
+
+    watcher = subprocess.Popen(
+        [*CLI, "watch", "--json", "--run-dir", run_dir],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert watcher.stderr is not None
+        said = json.loads(watcher.stderr.readline())  # the pytest timeout bounds it
+        assert said["listener"]["sentinel"] == where and not said["listener"]["listening"]
+        assert said["listener"]["error"].startswith("AuthenticationError")
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.communicate(timeout=10)

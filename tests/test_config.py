@@ -84,3 +84,22 @@ async def test_the_board_authenticates_with_passwords_from_files(
     async with app_client(settings) as client:
         response = await client.post("/api/messages", json={"message": "from a file"})
     assert response.status_code == 201, response.text
+
+
+def test_an_ack_timeout_of_zero_is_refused_saying_why() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(ack_timeout_ms=0)
+    assert "ack_timeout_ms" in str(caught.value)
+    assert "WAIT with a timeout of 0 waits forever" in str(caught.value)
+
+
+def test_serve_refuses_an_ack_timeout_of_zero_naming_the_variable() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_BOARD_")}
+    env["SENTINEL_BOARD_ACK_TIMEOUT_MS"] = "0"
+    done = subprocess.run(
+        [sys.executable, "-m", "sentinel_board", "serve", "--port", str(free_port())],
+        env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "SENTINEL_BOARD_ACK_TIMEOUT_MS" in done.stdout
+    assert "waits forever" in done.stdout and "Traceback" not in done.stdout + done.stderr

@@ -9,9 +9,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from sentinel_board.config import Settings
-from sentinel_board.events import SentinelEvent
+from sentinel_board.ha import RedisHA, SentinelEvent
 from sentinel_board.notify import Notifier, event_id, redact, sign, verify
-from sentinel_board.redis_ha import RedisHA
 from sentinel_board.topology import Topology
 from tests.helpers import app_client, app_state, settings_for, wait_until_async
 from tests.receiver import webhook_receiver
@@ -59,7 +58,7 @@ async def make_notifier(settings: Settings) -> AsyncIterator[Callable[..., Notif
     made: list[Notifier] = []
 
     def create(**changes: object) -> Notifier:
-        notifier = Notifier(RedisHA(settings), settings.model_copy(update=changes))
+        notifier = Notifier(RedisHA(settings.ha_config()), settings.model_copy(update=changes))
         notifier.start()
         made.append(notifier)
         return notifier

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
-from sentinel_board.store import FLUSH_BATCH_SIZE, MessageStore
+from sentinel_board.store import FLUSH_BATCH_SIZE, KeyReused, Message, MessageStore
 
 UNICODE = [
     "plain",
@@ -40,7 +40,7 @@ async def test_message_is_stored_as_json_with_id_and_time(
     store: MessageStore, master: Redis
 ) -> None:
     pushed = await store.push("hello")
-    [raw] = await master.lrange(store.unread_key, 0, -1)
+    [raw] = await master.lrange(store.keys.unread, 0, -1)
     assert json.loads(raw) == {
         "id": pushed.message.id,
         "message": "hello",
@@ -61,10 +61,39 @@ async def test_the_same_key_is_stored_once_and_replays_the_first_result(
     assert await all_texts(store) == (["once", "other"], [])
 
 
-async def test_dedup_memory_expires(store: MessageStore, master: Redis) -> None:
+async def test_an_id_the_app_made_is_remembered_only_while_the_app_may_retry(
+    store: MessageStore, master: Redis
+) -> None:
+    """The app retries a post within its failover deadline (5 s here): its own id's dedup key
+    is needed that long, plus a margin, not for the 24 h a client's key is kept."""
     pushed = await store.push("x")
-    ttl = await master.ttl(f"{store.dedup_prefix}id:{pushed.message.id}")
-    assert 0 < ttl <= store.dedup_ttl
+    ttl = await master.ttl(store.keys.message_id(pushed.message.id))
+    assert 0 < ttl <= 60
+
+
+async def test_a_client_key_is_kept_a_day_holding_only_what_a_replay_needs(
+    store: MessageStore, master: Redis
+) -> None:
+    text = "a long message " * 60
+    first = await store.push(text, idempotency_key="client-key")
+    dedup = store.keys.idempotency_key("client-key")
+    assert 86400 - 60 < await master.ttl(dedup) <= 86400
+    kept = await master.get(dedup)
+    assert kept is not None and b"a long message" not in kept and len(kept) < 120
+    again = await store.push(text, idempotency_key="client-key")
+    assert again.replayed and again.message == first.message
+
+
+async def test_a_key_stored_by_an_earlier_version_is_still_replayed(
+    store: MessageStore, master: Redis
+) -> None:
+    """Those kept the whole message; a rolling upgrade meets them for a day."""
+    first = Message("f" * 32, "from before", "2026-11-25T09:00:00.000+00:00")
+    await master.set(store.keys.idempotency_key("old"), "3\n" + first.to_json(), ex=60)
+    again = await store.push("from before", idempotency_key="old")
+    assert (again.replayed, again.message, again.unread_count) == (True, first, 3)
+    with pytest.raises(KeyReused):
+        await store.push("another text", idempotency_key="old")
 
 
 @pytest.mark.parametrize("text", UNICODE)
@@ -114,16 +143,16 @@ async def test_flush_larger_than_one_batch(store: MessageStore, master: Redis) -
     payloads = [
         json.dumps({"id": str(i), "message": str(i), "created_at": ""}) for i in range(count)
     ]
-    await master.rpush(store.unread_key, *payloads)
+    await master.rpush(store.keys.unread, *payloads)
     assert await store.flush() == count
-    assert await master.llen(store.unread_key) == 0
-    assert await master.lrange(store.read_key, 0, -1) == [p.encode() for p in payloads]
+    assert await master.llen(store.keys.unread) == 0
+    assert await master.lrange(store.keys.read, 0, -1) == [p.encode() for p in payloads]
 
 
 async def test_an_entry_not_written_by_us_is_shown_not_dropped(
     store: MessageStore, master: Redis
 ) -> None:
-    await master.rpush(store.unread_key, "not json")
+    await master.rpush(store.keys.unread, "not json")
     group = await store.read_group(10)
     assert [(m.id, m.message) for m in group.unread] == [("", "not json")]
 

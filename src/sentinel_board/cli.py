@@ -3,23 +3,32 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
+import shutil
 import signal
 import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+import httpx
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
 from sentinel_board.compose.commands import compose
-from sentinel_board.config import Settings
-from sentinel_board.events import sentinel_events
+from sentinel_board.config import Settings, refused
+from sentinel_board.ha import ListenerState, sentinel_events
 from sentinel_board.terminal import console, friendly_errors
 from sentinel_board.topology import Topology, TopologyError, TopologySpec, process
 from sentinel_board.topology.status import collect
+
+if TYPE_CHECKING:
+    from sentinel_board.drills.endurance import EnduranceOptions
 
 SIGNALS = ("KILL", "TERM", "STOP", "CONT")
 
@@ -117,7 +126,6 @@ def up(
         auth=not no_auth,
         tls=tls,
         app_key_prefix=key_prefix,
-        extra_env={"SENTINEL_BOARD_KEY_PREFIX": key_prefix} if key_prefix else {},
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)  # stopped like Ctrl-C: by pid, cleanly
     try:
@@ -154,6 +162,12 @@ def up(
             console.print(f"Stopped {len(stopped)} processes.")
 
 
+def _quiet_library_logs() -> None:
+    """The HA layer logs to `sentinel_board` (the server configures where); a command that
+    reports in its own words keeps those lines off the terminal."""
+    logging.getLogger("sentinel_board").addHandler(logging.NullHandler())
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -161,6 +175,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 async def _follow_until_signalled(
     sentinels: list[tuple[str, int]], connect: dict[str, Any], as_json: bool
 ) -> None:
+    _quiet_library_logs()  # what the listener would log, this command prints its own way
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -174,8 +189,19 @@ async def _follow_until_signalled(
 async def _print_events(
     sentinels: list[tuple[str, int]], connect: dict[str, Any], as_json: bool
 ) -> None:
-    """`connect`: the sentinels' password and TLS CA, as sentinel_events takes them."""
-    async for event in sentinel_events(sentinels, **connect):
+    """`connect`: the sentinels' password and TLS CA, as sentinel_events takes them.
+    A sentinel that cannot be listened to is said once (on stderr with --json), and again
+    when it is heard."""
+
+    def listener(state: ListenerState) -> None:
+        if as_json:
+            click.echo(json.dumps({"listener": dataclasses.asdict(state)}), err=True)
+        elif state.listening:
+            console.print(f"[green]Hearing sentinel {state.sentinel} again.[/green]")
+        else:
+            console.print(f"[red]Not hearing sentinel {state.sentinel}:[/red] {state.error}")
+
+    async for event in sentinel_events(sentinels, **connect, on_change=listener):
         if as_json:
             click.echo(json.dumps(dataclasses.asdict(event)), nl=True)
             sys.stdout.flush()
@@ -238,10 +264,23 @@ def down(run_dir: Path, purge: bool) -> None:
 def status(run_dir: Path, as_json: bool) -> None:
     """The topology as the sentinels see it now."""
     report = collect(Topology.open(run_dir))
+    if report["app"] and report["app"]["alive"]:
+        report["app"]["listener"] = _app_listener(report["app"]["url"])
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         print_status(report)
+
+
+def _app_listener(url: str) -> list[dict[str, Any]] | None:
+    """Whether the app hears each sentinel's events, from its /api/status; None if it does
+    not say."""
+    try:
+        answer = httpx.get(f"{url}/api/status", timeout=3)
+        listener: list[dict[str, Any]] = answer.json()["app"]["listener"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+    return listener
 
 
 def print_status(report: dict[str, Any]) -> None:
@@ -269,6 +308,11 @@ def print_status(report: dict[str, Any]) -> None:
         state = "[green]up[/green]" if app["alive"] else "[red]down[/red]"
         table.add_row("app", app["url"], str(app["pid"] or "-"), "board", state)
     console.print(table)
+    for heard in (report["app"] or {}).get("listener") or []:
+        if heard["error"]:
+            console.print(
+                f"[red]The app does not hear sentinel {heard['sentinel']}:[/red] {heard['error']}"
+            )
     if report["master"] is None:
         console.print("[red]No master:[/red] no sentinel answers and no node says it is master.")
     elif report["master_source"] == "role":
@@ -427,13 +471,13 @@ def serve(host: str, port: int, workers: int, log_level: str, log_format: str) -
 
 async def _credentials_refused(settings: Settings) -> str | None:
     """Before any worker starts: do the sentinels and the master take our credentials?"""
-    from sentinel_board.redis_ha import CredentialsRefused, RedisHA, Unavailable
+    from sentinel_board.ha import CredentialsRefused, RedisHA, Unavailable
 
-    redis = RedisHA(settings.model_copy(update={"failover_deadline": 2.0}))
+    redis = RedisHA(replace(settings.ha_config(), failover_deadline=2.0))
     try:
         await redis.read(lambda client: client.ping())
     except CredentialsRefused as error:
-        return error.reason
+        return refused(error)
     except Unavailable:
         pass  # no master yet: the app waits for one, as it does through a failover
     finally:
@@ -497,6 +541,10 @@ def _settings_or_exit() -> Settings:
     "--fresh", is_flag=True,
     help="With --target compose: a project of the drill's own, even when one runs.",
 )  # fmt: skip
+@click.option(
+    "--faults", default=100, show_default=True, type=click.IntRange(1, 10_000),
+    help="endurance: how many faults, in rotation, on one topology and one board.",
+)  # fmt: skip
 @friendly_errors
 def drill(
     scenarios: tuple[str, ...],
@@ -510,19 +558,45 @@ def drill(
     targets: tuple[str, ...],
     chosen_servers: tuple[str, ...],
     fresh: bool,
+    faults: int,
 ) -> None:
     """Break the deployment on purpose, under load, and judge what survived.
 
-    SCENARIOS: any of the names below; none means all of them.
+    SCENARIOS: any of the names below; none means all of them. `endurance` (alone): one
+    topology and one board through --faults faults in rotation, its resources watched.
     """
     from sentinel_board.drills import matrix, report
     from sentinel_board.drills.runner import Options, Result
     from sentinel_board.drills.scenarios import SCENARIOS
 
+    _quiet_library_logs()  # the drill's own listener loses the sentinels it kills
+    if "endurance" in scenarios:
+        from sentinel_board.drills.endurance import EnduranceOptions
+
+        if len(scenarios) > 1 or repeat > 1 or len(chosen_servers) > 1:
+            raise TopologyError(
+                "endurance runs alone, once", "sentinel-board drill endurance --faults 100"
+            )
+        if set(targets) - {"local"}:
+            raise TopologyError(
+                "endurance runs on the local target only, for now",
+                "drop --target compose (its faults go through drills/target.py's Target: a "
+                "compose target implements the same)",
+            )
+        server = chosen_servers[0] if chosen_servers else "redis"
+        _endurance(
+            EnduranceOptions(
+                faults, down_after_ms, failover_deadline, read_from=read_from, server=server
+            ),
+            report_dir, json_path, keep,
+        )  # fmt: skip
+        return
+
     unknown = [name for name in scenarios if name not in SCENARIOS]
     if unknown:
         raise TopologyError(
-            f"unknown scenario {', '.join(unknown)}", f"choose from: {', '.join(SCENARIOS)}"
+            f"unknown scenario {', '.join(unknown)}",
+            f"choose from: {', '.join(SCENARIOS)}, or endurance (alone)",
         )
     chosen = [SCENARIOS[name] for name in scenarios or SCENARIOS]
     where = targets or ("local",)
@@ -546,13 +620,66 @@ def drill(
             root=Path.cwd(), keep=keep, fresh=fresh, say=progress.console.print, done=done,
         )  # fmt: skip
     console.print(report.table(results))
-    if json_path:
-        report.write_json(results, json_path)
-        console.print(f"Figures: {json_path}")
-    if report_dir:
-        console.print(f"Report: {report.write_report(results, report_dir)}")
+    _write(
+        json_path, lambda path: report.write_json(results, path),
+        report_dir, lambda folder: report.write_report(results, folder),
+    )  # fmt: skip
     failed = [r for r in results if not r.passed]
     for r in failed:
         console.print(f"[red]{r.scenario} #{r.repetition}:[/red] " + "; ".join(r.failed))
     if failed:
         sys.exit(1)
+
+
+def _endurance(
+    options: EnduranceOptions, report_dir: Path | None, json_path: Path | None, keep: bool
+) -> None:
+    from sentinel_board.drills import endurance_report
+    from sentinel_board.drills.endurance import EnduranceResult, FaultResult, endure
+    from sentinel_board.drills.endurance_target import local_target
+
+    def told(fault: FaultResult) -> None:
+        verdict = (
+            "[green]pass[/green]" if fault.passed else "[red]FAIL[/red]: " + "; ".join(fault.failed)
+        )
+        console.print(
+            f"fault {fault.number}/{options.faults} {fault.kind}: {verdict} "
+            f"(write window {fault.write_window_s:.2f} s, {fault.seconds:.1f} s)"
+        )
+
+    async def endurance(run_dir: Path) -> EnduranceResult:
+        async with local_target(run_dir, options) as target:
+            return await endure(target, options, told)
+
+    work_dir = Path(tempfile.mkdtemp(prefix="sentinel-board-endurance-"))
+    try:
+        result = asyncio.run(endurance(work_dir / "topology"))
+    finally:
+        if keep:
+            console.print(f"Run dir kept in {work_dir}")
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    console.print(endurance_report.table(result))
+    console.print(endurance_report.verdict_table(result))
+    _write(
+        json_path, lambda path: endurance_report.write_json(result, path),
+        report_dir, lambda folder: endurance_report.write_report(result, folder),
+    )  # fmt: skip
+    for problem in result.failed:
+        console.print(f"[red]{problem}[/red]")
+    if not result.passed:
+        sys.exit(1)
+
+
+def _write(
+    json_path: Path | None,
+    write_json: Callable[[Path], None],
+    report_dir: Path | None,
+    write_report: Callable[[Path], Path],
+) -> None:
+    """A drill's figures as JSON, and its report, where the options say."""
+    if json_path:
+        write_json(json_path)
+        console.print(f"Figures: {json_path}")
+    if report_dir:
+        console.print(f"Report: {write_report(report_dir)}")

@@ -2,42 +2,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Address = tuple[str, int]
+from sentinel_board.ha import Address, CredentialsRefused, HAConfig, parse_address
+
 NOTIFIED_EVENTS = (
     "+sdown", "-sdown", "+odown", "-odown", "+try-failover", "+elected-leader",
     "+promoted-slave", "+switch-master", "+failover-end", "+failover-end-for-timeout",
     "-failover-abort-not-elected", "-failover-abort-no-good-slave", "+convert-to-slave",
     "+reboot", "+tilt", "-tilt",
 )  # fmt: skip
-
-
-def parse_address(text: str) -> Address:
-    host, sep, port = text.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{text.strip()!r} is not host:port (for example 127.0.0.1:26380)")
-    return host.strip("[]"), int(port)
-
-
-def format_address(address: Address) -> str:
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def tls_options(ca_file: str | Path | None) -> dict[str, Any]:
-    """redis-py's options for TLS that verifies the server's certificate; none without a CA."""
-    if ca_file is None:
-        return {}
-    return {
-        "ssl": True,
-        "ssl_ca_certs": str(ca_file),
-        "ssl_cert_reqs": "required",
-        "ssl_check_hostname": True,
-    }
 
 
 # The settings that hold a secret, each of which may be read from a file (`<NAME>_FILE`).
@@ -131,7 +108,7 @@ class Settings(BaseSettings):
         default=1, ge=0, description="Replicas that must confirm a write (WAIT)."
     )
     ack_timeout_ms: int = Field(
-        default=1000, ge=0, description="How long WAIT waits for them (ms)."
+        default=1000, description="How long WAIT waits for them (ms); at least 1."
     )
     dedup_ttl_seconds: int = Field(
         default=86400, gt=0, description="How long a message id is remembered."
@@ -146,6 +123,13 @@ class Settings(BaseSettings):
         default=None,
         description="Posts allowed per client address, such as 30/minute; enforced in Redis.",
     )
+
+    @field_validator("ack_timeout_ms")
+    @classmethod
+    def _check_ack_timeout(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1: WAIT with a timeout of 0 waits forever")
+        return value
 
     @field_validator("rate_limit", mode="before")
     @classmethod
@@ -215,3 +199,40 @@ class Settings(BaseSettings):
                 raise ValueError("at least one sentinel host:port is needed")
             return parsed
         return value
+
+    def ha_config(self) -> HAConfig:
+        """What the HA layer is told: the sentinels, credentials, timeouts."""
+        return HAConfig(
+            sentinels=self.sentinels,
+            master_name=self.master_name,
+            username=self.redis_username,
+            password=_secret(self.redis_password),
+            sentinel_password=_secret(self.sentinel_password),
+            tls_ca_file=self.tls_ca_file,
+            read_from=self.read_from,
+            sentinel_timeout=self.sentinel_timeout,
+            socket_timeout=self.socket_timeout,
+            connect_timeout=self.connect_timeout,
+            failover_deadline=self.failover_deadline,
+            min_replica_acks=self.min_replica_acks,
+            ack_timeout_ms=self.ack_timeout_ms,
+            client_name="sentinel-board",
+        )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
+
+
+# What to check when Redis or a sentinel refuses: the settings, named, never their values.
+CHECK = {
+    "data": "check SENTINEL_BOARD_REDIS_USERNAME and SENTINEL_BOARD_REDIS_PASSWORD",
+    "acl": "the ACL of SENTINEL_BOARD_REDIS_USERNAME must allow the commands and keys listed "
+    "in the README's Security section",
+    "sentinel": "check SENTINEL_BOARD_SENTINEL_PASSWORD",
+}
+
+
+def refused(error: CredentialsRefused) -> str:
+    """The refusal, and the setting to look at."""
+    return f"{error.reason}: {CHECK[error.refused]}"

@@ -8,8 +8,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from sentinel_board.config import format_address
-from sentinel_board.redis_ha import RedisHA, as_text, command, describe, text_fields
+from sentinel_board.ha import RedisHA, format_address
+from sentinel_board.ha.connection import as_text, command, text_fields
+from sentinel_board.ha.errors import describe
 
 ERRORS = (TimeoutError, RedisError, OSError)
 
@@ -18,13 +19,15 @@ async def status_view(ha: RedisHA) -> dict[str, Any]:
     """What `/api/status` and the status page show."""
     master = ha.master_address
     view: dict[str, Any] = {
-        "master_name": ha.settings.master_name,
+        "master_name": ha.config.master_name,
         "app": {
             "master": format_address(master) if master else None,
-            "read_from": ha.settings.read_from,
+            "read_from": ha.config.read_from,
             "retries": ha.stats.retries,
             "failovers_followed": ha.stats.failovers_followed,
             "unavailable": ha.stats.unavailable,
+            # Whether the app hears each sentinel's events, and if not why.
+            "listener": [dataclasses.asdict(state) for state in ha.listeners],
         },
         **await sentinel_view(ha),
         "events": [dataclasses.asdict(event) for event in ha.recent_events],
@@ -52,9 +55,12 @@ def health(view: dict[str, Any]) -> dict[str, Any]:
     for replica in view["replicas"]:
         if replica["master-link-status"] != "ok" or "down" in (replica["flags"] or ""):
             problems.append(f"replica {replica['ip']}:{replica['port']} is {replica['flags']}")
-    silent = [s["address"] for s in view["sentinels"] if not s["reachable"]]
-    if silent:
-        problems.append(f"sentinel {', '.join(silent)} does not answer")
+    silent = {s["address"]: s["error"] for s in view["sentinels"] if not s["reachable"]}
+    for address, error in silent.items():
+        problems.append(f"sentinel {address} does not answer ({error})")
+    for state in view["app"]["listener"]:  # said already of a sentinel that does not answer
+        if state["error"] is not None and state["sentinel"] not in silent:
+            problems.append(f"the app does not hear sentinel {state['sentinel']}: {state['error']}")
     if not view["replicas"]:
         problems.append("no replica: writes wait for one to confirm them")
     down = "o_down" in (master["flags"] or "") or view["app"]["master"] is None
@@ -63,11 +69,11 @@ def health(view: dict[str, Any]) -> dict[str, Any]:
 
 async def sentinel_view(ha: RedisHA) -> dict[str, Any]:
     """What every sentinel says now, and the first reachable one's picture in full."""
-    name = ha.settings.master_name
+    name = ha.config.master_name
     sentinels: list[dict[str, Any]] = []
     picture: dict[str, Any] | None = None
     clients = dict(ha.sentinel_clients)
-    for address in ha.settings.sentinels:
+    for address in ha.config.sentinels:
         client = clients[address]
         entry: dict[str, Any] = {"address": format_address(address), "reachable": False}
         try:

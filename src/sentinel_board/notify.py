@@ -24,8 +24,10 @@ import httpx
 
 from sentinel_board import __version__
 from sentinel_board.config import Settings
-from sentinel_board.events import SentinelEvent, concerns
-from sentinel_board.redis_ha import RedisHA, Script, Unavailable, as_text
+from sentinel_board.ha import RedisHA, Script, SentinelEvent, Unavailable
+from sentinel_board.ha.connection import as_text
+from sentinel_board.ha.events import concerns
+from sentinel_board.keys import Keys
 
 logger = logging.getLogger("sentinel_board.notify")
 
@@ -161,7 +163,7 @@ class Notifier:
     async def _claim(self, ident: str) -> bool | None:
         """True: this process sends it. None: another one does. False: no master to ask for
         a whole failover deadline, so it is sent anyway, marked not deduplicated."""
-        key = f"{self.settings.key_prefix}notify:{ident}"
+        key = Keys(self.settings.key_prefix).notify(ident)
         # One id per claim, not per process: a retried claim finds its own id and wins, while
         # the same event heard again later, even here, finds an older claim and loses.
         claim = uuid.uuid4().hex

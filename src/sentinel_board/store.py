@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import uuid
@@ -10,10 +11,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from sentinel_board.config import RateLimit
-from sentinel_board.redis_ha import RedisHA, Script
+from sentinel_board.ha import RedisHA, Script
+from sentinel_board.keys import Keys
 
 # KEYS: UNREAD, dedup key, the client's rate key. ARGV: message JSON, dedup TTL (s),
-# posts allowed per window (0: no limit), the window (ms).
+# posts allowed per window (0: no limit), the window (ms), what a replay needs (see Replay).
 # The dedup key is written with the message, so a replica that has one has both.
 # A replay is answered before the rate limit: retrying a post never costs a second one.
 PUSH = Script("""
@@ -31,7 +33,7 @@ if tonumber(ARGV[3]) > 0 then
   end
 end
 local count = redis.call('RPUSH', KEYS[1], ARGV[1])
-local result = count .. '\\n' .. ARGV[1]
+local result = count .. '\\n' .. ARGV[5]
 redis.call('SET', KEYS[2], result, 'EX', ARGV[2])
 return {result, 0}
 """)
@@ -53,6 +55,8 @@ return 1
 """)
 
 FLUSH_BATCH_SIZE = 1000
+# A retry that began just before the failover deadline may land a little after it.
+RETRY_MARGIN = 30  # seconds
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,37 @@ class Message:
             # Not written by us: shown as it is rather than hidden.
             text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
             return cls(id="", message=text, created_at="")
+
+
+class KeyReused(Exception):
+    """An Idempotency-Key already stored with another message: nothing is stored."""
+
+    def __init__(self) -> None:
+        super().__init__("Idempotency-Key: already used for a different message")
+
+
+def digest(text: str) -> str:
+    """What a replay compares texts by: 96 bits, enough to tell two texts apart."""
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def replay_record(message: Message) -> str:
+    """What the dedup key keeps after the unread count: a replay answers with the first
+    message's id and time, and the text it is sent again with, once the digests agree."""
+    return f"{message.id}\n{message.created_at}\n{digest(message.message)}"
+
+
+def replayed_message(stored: bytes, text: str) -> Message:
+    """The first message stored with a key, from its record; KeyReused for another text."""
+    if stored.startswith(b"{"):  # the whole message, as versions before the record kept it
+        first = Message.from_json(stored)
+        if first.message != text:
+            raise KeyReused
+        return first
+    ident, created_at, kept = stored.decode().split("\n")
+    if kept != digest(text):
+        raise KeyReused
+    return Message(ident, text, created_at)
 
 
 class RateLimited(Exception):
@@ -118,37 +153,39 @@ class MessageStore:
         dedup_ttl: int = 86400,
         rate_limit: RateLimit | None = None,
     ) -> None:
+        """`dedup_ttl`: how long a client's Idempotency-Key is remembered. An id the store
+        makes itself is remembered only while the app may retry its write."""
         self.redis = redis
+        self.keys = Keys(key_prefix)
+        self.retry_window = math.ceil(redis.config.failover_deadline) + RETRY_MARGIN
         self.rate_limit = rate_limit
-        self.rate_prefix = f"{key_prefix}rate:"
-        self.unread_key = f"{key_prefix}UNREAD"
-        self.read_key = f"{key_prefix}READ"
-        self.dedup_prefix = f"{key_prefix}dedup:"
         self.dedup_ttl = dedup_ttl
-        self.probe_key = f"{key_prefix}readyz"
 
     async def push(
         self, text: str, *, idempotency_key: str | None = None, client: str = ""
     ) -> Pushed:
-        """Append to UNREAD; the same key (by default the new message's id) is stored once.
+        """Append to UNREAD; the same key (by default the new message's id) is stored once:
+        again with the same text it replays the first result, with another raises KeyReused.
         With a rate limit, `client`'s posts beyond it raise RateLimited."""
         message = Message(
             id=uuid.uuid4().hex,
             message=text,
             created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
-        dedup_key = self.dedup_prefix + (
-            f"key:{idempotency_key}" if idempotency_key else f"id:{message.id}"
-        )
+        if idempotency_key:
+            dedup_key, ttl = self.keys.idempotency_key(idempotency_key), self.dedup_ttl
+        else:
+            dedup_key, ttl = self.keys.message_id(message.id), self.retry_window
         limit = self.rate_limit
         raw, replayed, *wait_ms = await self.redis.write(
             PUSH,
-            [self.unread_key, dedup_key, self.rate_prefix + client],
+            [self.keys.unread, dedup_key, self.keys.rate(client)],
             [
                 message.to_json(),
-                self.dedup_ttl,
+                ttl,
                 limit.posts if limit else 0,
                 math.ceil(limit.window * 1000) if limit else 0,
+                replay_record(message),
             ],
         )
         if replayed == 2:
@@ -156,17 +193,17 @@ class MessageStore:
             raise RateLimited(limit, max(1, math.ceil(wait_ms[0] / 1000)))
         count, _, stored = raw.partition(b"\n")
         if replayed:  # the first post with this key, as it was stored then
-            return Pushed(Message.from_json(stored), int(count), True)
+            return Pushed(replayed_message(stored, text), int(count), True)
         return Pushed(message, int(count), False)
 
     async def check_writable(self, within: float) -> None:
         """A write to the master that a replica confirms, or Unavailable saying why."""
         await self.redis.write(
-            PROBE, [self.probe_key], [datetime.now(UTC).isoformat()], deadline=within
+            PROBE, [self.keys.probe], [datetime.now(UTC).isoformat()], deadline=within
         )
 
     async def unread_size(self) -> int:
-        return int(await self.redis.call("LLEN", self.unread_key, stale_ok=True))
+        return int(await self.redis.call("LLEN", self.keys.unread, stale_ok=True))
 
     async def read_group(self, limit: int, offset: int = 0) -> MessageGroup:
         """`limit` messages of each list (oldest first) after skipping its `offset` newest,
@@ -186,10 +223,10 @@ class MessageStore:
 
         async def snapshot(client: Redis) -> list[Any]:
             pipe = client.pipeline(transaction=True)
-            pipe.lrange(self.unread_key, start, stop)
-            pipe.lrange(self.read_key, start, stop)
-            pipe.llen(self.unread_key)
-            pipe.llen(self.read_key)
+            pipe.lrange(self.keys.unread, start, stop)
+            pipe.lrange(self.keys.read, start, stop)
+            pipe.llen(self.keys.unread)
+            pipe.llen(self.keys.read)
             return list(await pipe.execute())
 
         unread, read, unread_total, read_total = await self.redis.read(snapshot, stale_ok=True)
@@ -201,7 +238,7 @@ class MessageStore:
         Each batch is one atomic script, so a message is always in exactly one
         list; a retry after an interruption moves what is left.
         """
-        keys = [self.unread_key, self.read_key]
+        keys = [self.keys.unread, self.keys.read]
         moved, remaining = await self.redis.write(FLUSH_BATCH, keys, [FLUSH_BATCH_SIZE])
         total = int(moved)
         # Bounded by what was unread at the start, so steady writers cannot keep us here.

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 from click.testing import CliRunner
 
 from sentinel_board.cli import main
 from sentinel_board.drills import report
-from sentinel_board.drills.runner import Options, Result, run
+from sentinel_board.drills.drill import Drill
+from sentinel_board.drills.runner import Options, Result, _judge, run
 from sentinel_board.drills.scenarios import SCENARIOS
+from sentinel_board.drills.targets import Target
+from sentinel_board.drills.workload import Record, Sample
 
 pytestmark = pytest.mark.failover
 FAST = Options(down_after_ms=1000, failover_deadline=3)
@@ -103,3 +108,29 @@ async def test_partition_acknowledges_nothing_on_the_isolated_side(
     assert result.passed, result.failed
     assert result.isolated_accepted is not None and result.isolated_acknowledged == 0
     assert result.lost == 0 and result.nodes_identical
+
+
+class Gone:
+    """A target whose nodes are all gone: the verdict of the answers alone is looked at."""
+
+    def __init__(self) -> None:
+        self.data_nodes: list[str] = []
+
+    def role(self, node: str) -> None:
+        return None
+
+
+def test_a_5xx_or_a_request_without_an_answer_fails_any_drill() -> None:
+    """A 503 with Retry-After is how the board says "wait"; a 500, a 502 or a connection
+    closed without an answer never is."""
+    now = time.time()
+    record = Record()
+    record.samples += [Sample(now, "read", 500, 0.01), Sample(now, "write", 502, 0.01)]
+    record.samples += [Sample(now, "write", 0, 0.01), Sample(now, "flush", 0, 0.01)]
+    record.samples += [Sample(now, "write", 503, 0.5, retry_after=True)]
+    drill = Drill(cast(Target, Gone()), down_after=1, failover_deadline=3)
+    result = Result("master-kill", 1, 1000, "master", started_at=now)
+    _judge(SCENARIOS["master-kill"], drill, record, result, prefix="w")
+    assert "2 answers were a 5xx other than a 503 with Retry-After" in result.failed
+    assert "2 requests got no answer (the connection closed, or 60 s passed)" in result.failed
+    assert (result.server_errors, result.unanswered) == (2, 2)

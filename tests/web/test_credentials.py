@@ -64,7 +64,8 @@ async def test_a_command_the_acl_refuses_is_a_clear_503(
         response = await client.post("/api/messages", json={"message": "not allowed"})
     assert response.status_code == 503
     detail = response.json()["detail"]
-    assert "refused a command to the app's user (this user has no permissions" in detail
+    assert "refused a command to the client's user (this user has no permissions" in detail
+    assert "the ACL of SENTINEL_BOARD_REDIS_USERNAME must allow the commands and keys" in detail
     assert response.headers["Retry-After"] == "30", "not a failover: no point retrying at once"
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import httpx
 
 from sentinel_board.topology import Topology
@@ -55,3 +57,13 @@ async def test_metrics_count_requests_by_route_and_status(
     assert value(text, "sentinel_board_redis_unavailable_total") == 0
     master = topology.node(topology.master_name() or "")
     assert value(text, f'sentinel_board_master{{address="127.0.0.1:{master.port}"}}') == 1
+
+
+async def test_metrics_say_which_worker_answered_and_what_it_holds(
+    client: httpx.AsyncClient,
+) -> None:
+    text = (await client.get("/metrics")).text
+    assert value(text, f'sentinel_board_worker{{pid="{os.getpid()}"}}') == 1
+    assert value(text, "sentinel_board_asyncio_tasks") >= 1
+    assert value(text, "process_resident_memory_bytes") > 10_000_000
+    assert value(text, "process_open_fds") > 3

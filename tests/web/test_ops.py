@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 
 from sentinel_board.config import Settings
 from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
-from tests.helpers import app_client
+from tests.helpers import app_client, refuse_the_app, settings_for, wait_until_async
 
 
 async def test_healthz_asks_nothing_of_redis() -> None:
@@ -95,10 +97,9 @@ async def test_the_status_page_says_what_is_wrong(settings: Settings) -> None:
         await client.get("/unread-list/size")
         body = (await client.get("/api/status")).json()
         panel = (await client.get("/status/panel")).text
-    assert body["health"] == {
-        "state": "degraded",
-        "problems": [f"sentinel 127.0.0.1:{dead[1]} does not answer"],
-    }
+    assert body["health"]["state"] == "degraded"
+    [problem] = body["health"]["problems"]
+    assert problem.startswith(f"sentinel 127.0.0.1:{dead[1]} does not answer (ConnectionError")
     assert 'data-health="degraded"' in panel
     assert f"sentinel 127.0.0.1:{dead[1]} does not answer" in panel
 
@@ -110,3 +111,29 @@ async def test_the_status_page_without_any_sentinel_says_down() -> None:
         panel = (await client.get("/status/panel")).text
     assert body["health"] == {"state": "down", "problems": ["no sentinel answers"]}
     assert 'data-health="down"' in panel
+
+
+async def test_a_sentinel_the_app_cannot_hear_is_shown_with_why(
+    make_topology: Callable[..., Topology],
+) -> None:
+    topology = make_topology()
+    refused = topology.sentinel_nodes[2]
+    refuse_the_app(topology, refused)
+    where = f"127.0.0.1:{refused.port}"
+    async with app_client(settings_for(topology)) as client:
+
+        async def told() -> bool:
+            body = (await client.get("/api/status")).json()
+            return any(s["error"] for s in body["app"]["listener"])
+
+        await wait_until_async(told, timeout=10)
+        body = (await client.get("/api/status")).json()
+        panel = (await client.get("/status/panel")).text
+    heard = {s["sentinel"]: s for s in body["app"]["listener"]}
+    assert heard[where]["listening"] is False
+    assert heard[where]["error"].startswith("AuthenticationError")
+    assert all(s["listening"] for address, s in heard.items() if address != where)
+    problem = f"sentinel {where} does not answer (AuthenticationError"
+    assert any(p.startswith(problem) for p in body["health"]["problems"])
+    assert body["health"]["state"] == "degraded"
+    assert 'not heard: <span class="hint">AuthenticationError' in panel

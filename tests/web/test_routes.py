@@ -54,6 +54,21 @@ async def test_post_message_with_a_key_is_stored_once(client: httpx.AsyncClient)
         assert await count_in(response) == 1
 
 
+async def test_the_form_refuses_a_key_reused_for_another_message_as_the_api_does(
+    client: httpx.AsyncClient,
+) -> None:
+    """One path for a post: the form and the API answer a reused key alike, whichever came
+    first."""
+    key = {"Idempotency-Key": "form-and-api"}
+    await client.post("/message", data={"message": "first"}, headers=key)
+    form = await client.post("/message", data={"message": "other"}, headers=key)
+    api = await client.post("/api/messages", json={"message": "other"}, headers=key)
+    assert (form.status_code, api.status_code) == (409, 409)
+    assert form.text == "Idempotency-Key: already used for a different message"
+    assert api.json() == {"detail": form.text}
+    assert (await client.get("/api/unread-list/size")).json() == {"size": 1}
+
+
 async def test_unread_size_fragment(client: httpx.AsyncClient) -> None:
     await client.post("/message", data={"message": "a"})
     await client.post("/message", data={"message": "b"})

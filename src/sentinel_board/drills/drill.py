@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from sentinel_board.drills.targets import Target
-from sentinel_board.events import SentinelEvent
+from sentinel_board.ha import SentinelEvent
 
 
 class DrillTimeout(Exception):

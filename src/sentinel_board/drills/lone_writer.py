@@ -13,7 +13,8 @@ import uuid
 
 import redis
 
-from sentinel_board.store import PUSH, Message
+from sentinel_board.keys import Keys
+from sentinel_board.store import PUSH, Message, replay_record
 
 
 def main(port: int, seconds: float, out: str) -> None:
@@ -24,14 +25,17 @@ def main(port: int, seconds: float, out: str) -> None:
         socket_timeout=2,
         socket_connect_timeout=1,
     )
+    keys = Keys()
     deadline = time.monotonic() + seconds
     with open(out, "w") as log:
         while time.monotonic() < deadline:
             message = Message(uuid.uuid4().hex, f"isolated-{uuid.uuid4().hex[:8]}", "")
             accepted = acked = False
             try:
-                keys = ["UNREAD", f"dedup:id:{message.id}", "rate:lone-writer"]
-                client.eval(PUSH.body, 3, *keys, message.to_json(), 60, 0, 0)
+                names = [keys.unread, keys.message_id(message.id), keys.rate("lone-writer")]
+                client.eval(
+                    PUSH.body, 3, *names, message.to_json(), 60, 0, 0, replay_record(message)
+                )
                 accepted = True
                 acked = int(client.wait(1, 300)) >= 1
             except redis.RedisError:

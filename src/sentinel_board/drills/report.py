@@ -24,9 +24,11 @@ def table(results: Sequence[Result]) -> Table:
     t = Table(
         title="Failover drills",
         title_justify="left",
-        caption="write/read gap: the longest time without an acknowledged write / a successful "
-        "read; fault→switch: the master's fault to the first +switch-master; switch→ack: from "
-        "there to the board's first acknowledged write; same lists: every live node ends equal",
+        caption="errors: failed requests by status (0: no answer); 5xx: those but a 503 with "
+        "Retry-After; write/read gap: the longest time without an acknowledged write / a "
+        "successful read; fault→switch: the master's fault to the first +switch-master; "
+        "switch→ack: from there to the board's first acknowledged write; same lists: every live "
+        "node ends equal",
     )
     for column in (
         "scenario",
@@ -36,6 +38,8 @@ def table(results: Sequence[Result]) -> Table:
         "lost",
         "dup",
         "errors",
+        "5xx",
+        "no answer",
         "write gap s",
         "read gap s",
         "fault→switch s",
@@ -52,8 +56,8 @@ def table(results: Sequence[Result]) -> Table:
             verdict = "[yellow]skip[/yellow]"
         t.add_row(
             r.scenario, r.on, str(r.repetition), str(r.acknowledged), str(r.lost),
-            str(r.duplicates),
-            errors, _seconds(r.write_gap_s), _seconds(r.read_gap_s),
+            str(r.duplicates), errors, str(r.server_errors), str(r.unanswered),
+            _seconds(r.write_gap_s), _seconds(r.read_gap_s),
             _seconds(r.fault_to_switch_s), _seconds(r.switch_to_first_ack_s),
             "yes" if r.nodes_identical else "no", verdict,
         )  # fmt: skip

@@ -20,11 +20,12 @@ from sentinel_board.drills.drill import Drill, DrillTimeout
 from sentinel_board.drills.scenarios import Scenario
 from sentinel_board.drills.targets import ComposeTarget, LocalTarget, Target
 from sentinel_board.drills.workload import Record, Workload
-from sentinel_board.events import sentinel_events
+from sentinel_board.ha import sentinel_events
 from sentinel_board.topology import Topology, TopologySpec, netns, servers
 from sentinel_board.topology.ports import free_ports
 
 WARM_UP_ACKS = 20
+REQUEST_TIMEOUT = 60.0
 RESUME_WITHIN = 30.0
 
 
@@ -50,6 +51,8 @@ class Result:
     lost: int = 0
     duplicates: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    server_errors: int = 0  # 5xx answers but a 503 with Retry-After
+    unanswered: int = 0  # requests whose connection closed without an answer, or timed out
     write_gap_s: float = 0.0
     read_gap_s: float = 0.0
     fault_to_switch_s: float | None = None
@@ -158,7 +161,7 @@ async def _exercise(scenario: Scenario, drill: Drill, result: Result) -> None:
     listener = asyncio.create_task(listen())
     # Messages of this run only: a compose project keeps those of the runs before.
     prefix = f"{scenario.name}-{result.repetition}-{uuid.uuid4().hex[:6]}-w"
-    async with httpx.AsyncClient(base_url=target.app_url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=target.app_url, timeout=REQUEST_TIMEOUT) as client:
         workload = Workload(client, prefix=prefix)
         if not await _wait(lambda: len(workload.record.acked) >= WARM_UP_ACKS, 15):
             result.failed.append("the board did not take writes before the fault")
@@ -182,7 +185,7 @@ async def _exercise(scenario: Scenario, drill: Drill, result: Result) -> None:
     _judge(scenario, drill, record, result, prefix)
 
 
-def _true_master(target: Target) -> str | None:
+def true_master(target: Target) -> str | None:
     """The one live data node whose ROLE says master (sentinels may still be catching up)."""
     masters = [node for node in target.data_nodes if target.role(node) == "master"]
     return masters[0] if len(masters) == 1 else None
@@ -190,7 +193,7 @@ def _true_master(target: Target) -> str | None:
 
 def _judge(scenario: Scenario, drill: Drill, record: Record, result: Result, prefix: str) -> None:
     target = drill.target
-    master = _true_master(target)
+    master = true_master(target)
     stored = target.lists(master) if master else None
     everything = _messages(stored[0] + stored[1]) if stored else []
     messages = [message for message in everything if message.startswith(prefix)]
@@ -201,6 +204,8 @@ def _judge(scenario: Scenario, drill: Drill, record: Record, result: Result, pre
     result.lost = len(set(record.acked) - set(messages)) if stored else 0
     result.duplicates = sum(n - 1 for n in Counter(messages).values() if n > 1)
     result.errors = {str(k): v for k, v in sorted(record.errors().items())}
+    result.server_errors = record.server_errors()
+    result.unanswered = record.unanswered()
     result.write_gap_s = record.longest_gap(record.ack_times(since=start - 1))
     result.read_gap_s = record.longest_gap(record.ok_times("read", since=start - 1))
     result.faults = drill.faults
@@ -216,6 +221,15 @@ def _judge(scenario: Scenario, drill: Drill, record: Record, result: Result, pre
         result.switch_to_first_ack_s = after[0] - switches[0] if after else None
 
     failed = result.failed
+    if result.server_errors:
+        failed.append(
+            f"{result.server_errors} answers were a 5xx other than a 503 with Retry-After"
+        )
+    if result.unanswered:
+        failed.append(
+            f"{result.unanswered} requests got no answer (the connection closed, or "
+            f"{REQUEST_TIMEOUT:g} s passed)"
+        )
     if stored is None:
         failed.append("no single master to read the lists from at the end")
     if result.lost:

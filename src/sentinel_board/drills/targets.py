@@ -22,6 +22,7 @@ from sentinel_board.compose import engine, own
 from sentinel_board.compose.engine import docker
 from sentinel_board.compose.own import own_project
 from sentinel_board.compose.project import MASTER_NAME, Project
+from sentinel_board.keys import Keys
 from sentinel_board.topology import Topology, netns, probe, process, render, servers
 from sentinel_board.topology.deploy import COMPOSE_DATA_HOSTS, COMPOSE_SENTINEL_HOSTS
 from sentinel_board.topology.layout import TopologyError
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from sentinel_board.drills.runner import Options
 
 Address = tuple[str, int]
-KEYS = ("UNREAD", "READ")
+KEYS = (Keys().unread, Keys().read)  # the board's, without a prefix
 
 
 class Target(Protocol):

@@ -21,10 +21,16 @@ class Sample:
     kind: Kind
     status: int  # 0: no answer
     latency: float
+    retry_after: bool = False  # the answer said when to retry (Retry-After)
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    @property
+    def server_error(self) -> bool:
+        """A 5xx, but a 503 with Retry-After: the board's way of saying "wait"."""
+        return self.status >= 500 and not (self.status == 503 and self.retry_after)
 
 
 @dataclass
@@ -41,6 +47,12 @@ class Record:
 
     def ok_times(self, kind: Kind, since: float = 0.0) -> list[float]:
         return sorted(s.at for s in self.samples if s.kind == kind and s.at >= since and s.ok)
+
+    def server_errors(self) -> int:
+        return sum(sample.server_error for sample in self.samples)
+
+    def unanswered(self) -> int:
+        return sum(sample.status == 0 for sample in self.samples)
 
     def errors(self) -> dict[int, int]:
         counts: dict[int, int] = {}
@@ -59,15 +71,22 @@ async def _request(
     except httpx.TransportError:
         response = None
     status = response.status_code if response is not None else 0
-    record.samples.append(Sample(time.time(), kind, status, time.perf_counter() - started))
+    retry_after = response is not None and "retry-after" in response.headers
+    latency = time.perf_counter() - started
+    record.samples.append(Sample(time.time(), kind, status, latency, retry_after))
     return response
 
 
-async def write(client: httpx.AsyncClient, record: Record, name: str, stop: asyncio.Event) -> None:
-    """Post unique messages; retry each with its key until acknowledged, as the API says."""
+async def write(
+    client: httpx.AsyncClient, record: Record, name: str, stop: asyncio.Event, pace: float = 0.0
+) -> None:
+    """Post unique messages, `pace` seconds apart; retry each with its key until acknowledged,
+    as the API says."""
     for n in itertools.count():
         if stop.is_set():
             return
+        if n and pace:
+            await asyncio.sleep(pace)
         text, key = f"{name}-{n}", str(uuid.uuid4())
         record.attempted.add(text)
         while not stop.is_set():
@@ -99,14 +118,23 @@ class Workload:
     """Writers, readers and a flusher against one board, until stopped."""
 
     def __init__(
-        self, client: httpx.AsyncClient, writers: int = 4, readers: int = 2, prefix: str = "w"
+        self,
+        client: httpx.AsyncClient,
+        writers: int = 4,
+        readers: int = 2,
+        prefix: str = "w",
+        pace: float = 0.0,
     ) -> None:
-        """`prefix` starts every message, so that workloads on one board tell theirs apart."""
+        """`prefix` starts every message, so that workloads on one board tell theirs apart;
+        `pace`: each writer's pause between two messages (0: none, as fast as it can)."""
         self.record = Record()
         self._stop = asyncio.Event()
         r, stop = self.record, self._stop
         self._tasks = [
-            *(asyncio.create_task(write(client, r, f"{prefix}{i}", stop)) for i in range(writers)),
+            *(
+                asyncio.create_task(write(client, r, f"{prefix}{i}", stop, pace))
+                for i in range(writers)
+            ),
             *(asyncio.create_task(read(client, r, stop)) for _ in range(readers)),
             asyncio.create_task(flush(client, r, stop)),
         ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sentinel_board.config import Address, parse_address
+from sentinel_board.ha import Address, parse_address
 from sentinel_board.topology import render
 from sentinel_board.topology.credentials import Credentials, write_private
 from sentinel_board.topology.layout import TopologyError, TopologySpec
@@ -90,9 +90,7 @@ def render_all(spec: TopologySpec, secrets_at: str | None = None) -> list[Path]:
         files[f"{node.name}.conf"] = render.redis_conf(spec, node, master, secrets)
     for node in spec.sentinel_nodes:
         files[f"{node.name}.conf"] = render.sentinel_conf(spec, node, master, secrets)
-    env = render.app_env(spec, secrets, None)
-    if spec.app_key_prefix:
-        env["SENTINEL_BOARD_KEY_PREFIX"] = spec.app_key_prefix
+    env = render.app_env(spec, secrets, None)  # the key prefix included
     readable: dict[str, str] = {}
     if secrets is not None and secrets_at is not None:
         readable = secrets.app_secret_files()

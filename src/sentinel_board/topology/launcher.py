@@ -53,7 +53,7 @@ class Topology:
 
     @property
     def sentinel_options(self) -> dict[str, Any]:
-        """How to reach the sentinels, as `events.sentinel_events` takes it."""
+        """How to reach the sentinels, as `ha.sentinel_events` takes it."""
         return {"password": self.sentinel_password, "tls_ca": self.tls_ca}
 
     @property

@@ -80,7 +80,8 @@ class TopologySpec:
     auth: bool = True
     # TLS only, with a CA and a certificate generated into the run dir (topology/certificates.py).
     tls: bool = False
-    # The app's user may touch only the keys under this prefix (a glob: tests use "*").
+    # The app keeps its keys under this prefix (app.env says so), and its ACL user may touch
+    # only those. It is also a glob in the ACL: tests use "*", any prefix.
     app_key_prefix: str = ""
     # For nodes on other machines or in containers (`render-config`, topology/deploy.py):
     # each node's host (default: `host`), where every node keeps its files (default:

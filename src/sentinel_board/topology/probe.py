@@ -8,7 +8,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from sentinel_board.config import tls_options
+from sentinel_board.ha.config import tls_options
 
 TIMEOUT = 0.3
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from sentinel_board.keys import acl_key_patterns
 from sentinel_board.topology.certificates import TLSFiles
 from sentinel_board.topology.credentials import (
     APP_USER,
@@ -25,11 +26,10 @@ APP_COMMANDS = (
     "+ping +client|setname +role +info +evalsha +eval +wait +multi +exec "
     "+llen +lrange +rpush +lpop +get +set +incr +pexpire +pttl"
 )
-APP_KEYS = ("UNREAD", "READ", "dedup:*", "notify:*", "rate:*", "readyz")
 
 
 def app_rules(key_prefix: str) -> str:
-    keys = " ".join(f"~{key_prefix}{key}" for key in APP_KEYS)
+    keys = " ".join(acl_key_patterns(key_prefix))
     return f"resetchannels {keys} {APP_COMMANDS}"
 
 
@@ -158,6 +158,8 @@ def app_env(spec: TopologySpec, secrets: Credentials | None, tls_ca: Path | None
         "SENTINEL_BOARD_MIN_REPLICA_ACKS": str(min(1, len(spec.data_ports) - 1)),
         **(secrets.app_env() if secrets else {}),
         **({"SENTINEL_BOARD_TLS_CA_FILE": str(tls_ca)} if tls_ca else {}),
+        # The keys its ACL user may touch: in app.env, so a restarted app keeps to them.
+        **({"SENTINEL_BOARD_KEY_PREFIX": spec.app_key_prefix} if spec.app_key_prefix else {}),
     }
 
 

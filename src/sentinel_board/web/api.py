@@ -6,8 +6,8 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from sentinel_board.store import Message
-from sentinel_board.web.deps import AppSettings, Store, client_address
-from sentinel_board.web.validation import Offset, idempotency_key, message_text
+from sentinel_board.web.deps import AppSettings, Store, post_message
+from sentinel_board.web.validation import Offset
 
 router = APIRouter(prefix="/api", tags=["messages"])
 
@@ -83,8 +83,6 @@ async def create_message(
     request: Request,
     body: NewMessage,
     response: Response,
-    store: Store,
-    settings: AppSettings,
     key: Annotated[
         str | None,
         Header(
@@ -93,13 +91,8 @@ async def create_message(
         ),
     ] = None,
 ) -> CreatedMessage:
-    text = message_text(body.message, settings.max_message_length)
-    pushed = await store.push(
-        text, idempotency_key=idempotency_key(key), client=client_address(request)
-    )
+    pushed = await post_message(request, body.message, key)
     if pushed.replayed:
-        if pushed.message.message != text:
-            raise HTTPException(409, "Idempotency-Key: already used for a different message")
         response.headers["Idempotent-Replayed"] = "true"
     return CreatedMessage(**_out(pushed.message).model_dump(), unread_count=pushed.unread_count)
 

@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from sentinel_board import __version__
-from sentinel_board.config import Settings
+from sentinel_board.config import Settings, refused
+from sentinel_board.ha import CredentialsRefused, RedisHA, Unavailable
 from sentinel_board.notify import Notifier
-from sentinel_board.redis_ha import CredentialsRefused, RedisHA, Unavailable
 from sentinel_board.store import MessageStore
 from sentinel_board.web import api, ops, routes
 from sentinel_board.web.errors import install_error_handlers
@@ -35,8 +35,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = RedisHA(settings)
-        redis.follow_switch_master()
+        redis = RedisHA(settings.ha_config())
+        redis.start()
         metrics.watch(redis)
         app.state.redis = redis
         app.state.store = MessageStore(
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             await redis.read(lambda client: client.ping())
         except CredentialsRefused as error:
             await redis.aclose()
-            raise StartupRefused(error.reason) from None
+            raise StartupRefused(refused(error)) from None
         except Unavailable as error:
             # Not fatal: requests keep asking the sentinels until a master appears.
             logger.warning("no Redis master yet: %s", error.reason)

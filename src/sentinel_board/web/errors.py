@@ -7,8 +7,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from sentinel_board.redis_ha import Unavailable
-from sentinel_board.store import RateLimited
+from sentinel_board.config import refused
+from sentinel_board.ha import CredentialsRefused, Unavailable
+from sentinel_board.store import KeyReused, RateLimited
 
 
 def error_response(
@@ -28,17 +29,23 @@ def _field(loc: tuple[int | str, ...]) -> str:
 async def _retry_later(request: Request, exc: Exception) -> Response:
     """503 for want of a master, 429 over the rate limit: both say when to come back."""
     assert isinstance(exc, Unavailable | RateLimited)
-    status, what = (
-        (503, f"Redis is unavailable: {exc.reason}")
-        if isinstance(exc, Unavailable)
-        else (429, f"rate limited: {exc}")
-    )
+    if isinstance(exc, CredentialsRefused):
+        status, what = 503, f"Redis is unavailable: {refused(exc)}"
+    elif isinstance(exc, Unavailable):
+        status, what = 503, f"Redis is unavailable: {exc.reason}"
+    else:
+        status, what = 429, f"rate limited: {exc}"
     return error_response(
         request.url.path,
         status,
         f"{what}. Retry in {exc.retry_after} s.",
         {"Retry-After": str(exc.retry_after)},
     )
+
+
+async def _conflict(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KeyReused)
+    return error_response(request.url.path, 409, str(exc))
 
 
 async def _http(request: Request, exc: Exception) -> Response:
@@ -55,5 +62,6 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Unavailable, _retry_later)
     app.add_exception_handler(RateLimited, _retry_later)
+    app.add_exception_handler(KeyReused, _conflict)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(RequestValidationError, _invalid)

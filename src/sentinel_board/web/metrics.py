@@ -1,19 +1,27 @@
-"""GET /metrics in Prometheus' format: requests, Redis round trips, failovers followed."""
+"""GET /metrics in Prometheus' format: requests, Redis round trips, failovers followed, and the
+worker itself (its pid, memory, open files and asyncio tasks: what an endurance run watches)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sentinel_board.config import format_address
-from sentinel_board.redis_ha import RedisHA
+from sentinel_board.ha import RedisHA, format_address
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -38,6 +46,10 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        # process_resident_memory_bytes, process_open_fds, ...: of this worker (the one that
+        # answers the scrape: with --workers N, one of them).
+        ProcessCollector(registry=self.registry)
+        self.registry.register(_WorkerCollector())
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
@@ -91,6 +103,19 @@ class _FailoverCollector(Collector):
         if self.redis.master_address is not None:
             master.add_metric([format_address(self.redis.master_address)], 1)
         yield master
+
+
+class _WorkerCollector(Collector):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        worker = GaugeMetricFamily(
+            "sentinel_board_worker", "The worker that answered (1), by its pid.", labels=["pid"]
+        )
+        worker.add_metric([str(os.getpid())], 1)
+        yield worker
+        yield GaugeMetricFamily(
+            "sentinel_board_asyncio_tasks", "The worker's asyncio tasks now.",
+            value=len(asyncio.all_tasks()),
+        )  # fmt: skip
 
 
 def _route(scope: Scope) -> str:

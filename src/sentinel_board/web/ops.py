@@ -11,10 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from sentinel_board.config import format_address
+from sentinel_board.ha import RedisHA, Unavailable, format_address
 from sentinel_board.monitor import status_view
 from sentinel_board.notify import Notifier
-from sentinel_board.redis_ha import RedisHA, Unavailable
 from sentinel_board.web.deps import Store
 
 router = APIRouter(tags=["operations"])

@@ -12,13 +12,13 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.routing import Route
 
-from sentinel_board.config import Settings, format_address
-from sentinel_board.events import SentinelEvent, concerns
-from sentinel_board.redis_ha import RedisHA
+from sentinel_board.config import Settings
+from sentinel_board.ha import RedisHA, SentinelEvent, format_address
+from sentinel_board.ha.events import concerns
 from sentinel_board.store import Message, MessageStore
-from sentinel_board.web.deps import AppSettings, Store, client_address
+from sentinel_board.web.deps import AppSettings, Store, post_message
 from sentinel_board.web.ops import app_status
-from sentinel_board.web.validation import Offset, idempotency_key, message_text
+from sentinel_board.web.validation import Offset
 
 
 def _page_context(request: Request) -> dict[str, object]:
@@ -93,12 +93,9 @@ async def _posted_message(request: Request) -> str | None:
 
 
 async def create_message(request: Request) -> HTMLResponse:
-    store: MessageStore = request.app.state.store
-    settings: Settings = request.app.state.settings
     # Read by hand: a declared Form field would take an empty message for a missing one.
-    text = message_text(await _posted_message(request), settings.max_message_length)
-    key = idempotency_key(request.headers.get("idempotency-key"))
-    pushed = await store.push(text, idempotency_key=key, client=client_address(request))
+    text = await _posted_message(request)
+    pushed = await post_message(request, text, request.headers.get("idempotency-key"))
     return _count(pushed.unread_count)
 
 

@@ -13,7 +13,7 @@ from uvicorn.config import LOGGING_CONFIG
 from sentinel_board.web.app import create_app
 
 LogFormat = Literal["text", "json"]
-STRUCTURED = ("sentinel_event", "failover")  # `extra` fields our loggers attach
+STRUCTURED = ("sentinel_event", "failover", "sentinel_listener")  # `extra` our loggers attach
 
 
 class JsonFormatter(logging.Formatter):

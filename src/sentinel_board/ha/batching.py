@@ -6,6 +6,11 @@ and Lettuce do it). A request waits no longer than it would have for its own rou
 and the per-command cost of redis-py (a pool checkout, a socket write and a read each) is
 paid once per batch.
 
+One batch at a time: while a batch is in flight, what comes meanwhile gathers into the next,
+which goes as soon as the replies are in. So a batcher keeps one connection busy, however
+many requests it serves (a long-lived client holds a steady number of them), and a burst
+makes bigger batches, not more connections.
+
 A batch of writes ends with a single WAIT. WAIT counts the replicas that acknowledged every
 write sent before it on its connection, so its count answers for the whole batch: a group
 commit, with one WAIT instead of one per request.
@@ -38,23 +43,28 @@ class Batcher:
         self.wait = wait
         self.on_batch = on_batch
         self._queued: Queued = []
-        self._sending: set[asyncio.Task[None]] = set()
+        self._in_flight: asyncio.Task[None] | None = None
 
     def submit(self, *command: str | int) -> asyncio.Future[Replies]:
         """The command's reply and WAIT's (None without `wait`). An error reply is returned,
         not raised: the caller decides what it means. A failed connection is raised."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Replies] = loop.create_future()
-        if not self._queued:
-            loop.call_soon(self._send)
+        if not self._queued and self._in_flight is None:
+            loop.call_soon(self._send)  # at the end of this turn of the loop
         self._queued.append((command, future))
         return future
 
     def _send(self) -> None:
+        if self._in_flight is not None or not self._queued:
+            return
         queued, self._queued = self._queued, []
-        task = asyncio.ensure_future(self._run(queued))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self._in_flight = asyncio.ensure_future(self._run(queued))
+        self._in_flight.add_done_callback(self._sent)
+
+    def _sent(self, _: asyncio.Task[None]) -> None:
+        self._in_flight = None
+        self._send()  # what gathered meanwhile
 
     async def _run(self, queued: Queued) -> None:
         if self.on_batch is not None:

@@ -3,16 +3,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from sentinel_board.batching import Batcher
-from sentinel_board.config import Address, Settings
-from sentinel_board.redis_ha import RedisHA
-from sentinel_board.store import MessageStore
+from sentinel_board.ha import Address
+from sentinel_board.ha.batching import Batcher
+from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
+from tests.helpers import wait_until_async
 
 
 def key() -> str:
@@ -29,6 +28,36 @@ async def test_the_commands_of_one_loop_turn_go_out_as_one_pipeline(master: Redi
     assert sizes == [50]
     reply, _ = await batcher.submit("INCR", counter)
     assert (reply, sizes) == (51, [50, 1]), "a command after that turn goes in a batch of its own"
+
+
+async def test_one_batch_at_a_time_what_comes_meanwhile_goes_next_together(
+    topology: Topology, master: Redis
+) -> None:
+    """A burst makes bigger batches, not more connections: a long-lived client keeps a
+    steady number of them (the endurance drill's open files varied with each failover's
+    burst)."""
+    node = topology.node(topology.master_name() or "")
+    sizes: list[int] = []
+    async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
+        batcher = Batcher(own, on_batch=sizes.append)
+        waiting, counter = key(), key()
+        first = batcher.submit("BLPOP", waiting, 30)
+
+        async def in_flight() -> bool:
+            return any(client.get("cmd") == "blpop" for client in await master.client_list())
+
+        await wait_until_async(in_flight, timeout=10)
+        meanwhile = []
+        for _ in range(5):  # five turns of the loop
+            meanwhile.append(batcher.submit("INCR", counter))
+            await asyncio.sleep(0)
+        assert not any(future.done() for future in meanwhile), "they wait for the first"
+        await master.rpush(waiting, "go")
+        assert tuple((await first)[0]) == (waiting.encode(), b"go")
+        assert [reply for reply, _ in await asyncio.gather(*meanwhile)] == [1, 2, 3, 4, 5]
+        assert sizes == [1, 5]
+        pool = own.connection_pool
+        assert len(pool._available_connections) + len(pool._in_use_connections) == 1
 
 
 async def test_an_error_reply_is_returned_to_its_command_alone(master: Redis) -> None:
@@ -79,42 +108,3 @@ async def test_a_cancelled_command_leaves_the_others_their_replies(master: Redis
     gone.cancel()
     assert [(await first)[0], (await last)[0]] == [1, 3], "sent already, so still counted"
     assert gone.cancelled()
-
-
-async def test_concurrent_posts_share_one_round_trip_and_one_wait(settings: Settings) -> None:
-    ha = RedisHA(settings)
-    store = MessageStore(ha, key_prefix=settings.key_prefix)
-    try:
-        await store.unread_size()  # the master is found
-        before = (ha.stats.batches, ha.stats.batched_commands)
-        pushed = await asyncio.gather(*(store.push(f"m{n}") for n in range(40)))
-        assert (ha.stats.batches, ha.stats.batched_commands) == (before[0] + 1, before[1] + 40)
-        assert sorted(p.unread_count for p in pushed) == list(range(1, 41))
-        assert len({p.message.id for p in pushed}) == 40
-        assert await store.unread_size() == 40
-    finally:
-        await ha.aclose()
-
-
-async def test_a_master_that_lost_the_scripts_gets_their_body(
-    store: MessageStore, master: Redis
-) -> None:
-    await store.push("before")
-    await master.script_flush()
-    pushed = await store.push("after")
-    assert pushed.unread_count == 2 and not pushed.replayed
-    assert await master.llen(store.unread_key) == 2
-
-
-@pytest.mark.parametrize("acks", [0, 1])
-async def test_without_acks_no_wait_is_sent(settings: Settings, master: Redis, acks: int) -> None:
-    ha = RedisHA(settings.model_copy(update={"min_replica_acks": acks}))
-    store = MessageStore(ha, key_prefix=settings.key_prefix)
-    try:
-        await store.unread_size()
-        await master.config_resetstat()
-        await store.push("m")
-        stats = await master.info("commandstats")
-        assert stats.get("cmdstat_wait", {}).get("calls", 0) == acks
-    finally:
-        await ha.aclose()

@@ -1,0 +1,72 @@
+"""The endurance drill, short: each kind of fault once or so (about 6), on one topology and one
+board; the full run is `sentinel-board drill endurance --faults 100`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sentinel_board.cli import main
+from sentinel_board.drills import endurance_report
+from sentinel_board.drills.endurance import ROTATION, EnduranceOptions, endure
+from sentinel_board.drills.endurance_target import RedisFigures, local_target
+from sentinel_board.drills.resources import Sample, verdicts
+
+SHORT = EnduranceOptions(faults=6, down_after_ms=1000, failover_deadline=5)
+
+
+@pytest.mark.failover
+@pytest.mark.timeout(300)
+async def test_six_faults_in_rotation_lose_nothing_and_leak_nothing(tmp_path: Path) -> None:
+    async with local_target(tmp_path / "topology", SHORT) as target:
+        result = await endure(target, SHORT)
+    assert result.passed, (result.failed, [(f.kind, f.failed) for f in result.faults])
+    kinds = [f.kind for f in result.faults]
+    rotation = [k for k in ROTATION if k != "partition" or result.partition is None]
+    assert kinds == (rotation * 2)[:6]
+    assert [f.switches for f in result.faults] == [
+        1 if k in ("master-kill", "master-hang", "partition") else 0 for k in kinds
+    ]
+    assert result.acknowledged > 100 and all(f.lost == 0 for f in result.faults)
+    assert [s.fault for s in result.samples] == list(range(1, 7))
+    assert all(len(s.workers) == 2 for s in result.samples), "every worker heard from"
+    assert result.verdicts and all(held for _, held, _ in result.verdicts)
+
+    index = endurance_report.write_report(result, tmp_path / "report")
+    png = tmp_path / "report" / "endurance.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    assert "| master-kill | 2 | 2 | 2 |" in index.read_text()
+    figures = json.loads((tmp_path / "report" / "endurance.json").read_text())
+    assert figures["passed"] is True and len(figures["faults"]) == 6
+
+
+def _sample(fault: int, fds: float, rss: float, clients: int, pids: tuple[str, ...] = ("1", "2")):
+    workers = {pid: {"fds": fds / len(pids), "rss": rss / len(pids), "tasks": 7.0} for pid in pids}
+    redis = RedisFigures({"redis-1": clients}, {"sentinel-1": 8}, 10**6, 10)
+    return Sample(fault, 0.0, workers, redis)
+
+
+def test_a_leak_of_files_connections_or_memory_fails_the_verdict() -> None:
+    steady = [_sample(n, 60, 130 * 2**20, 30) for n in range(1, 5)]
+    assert all(held for _, held, _ in verdicts(steady, fixed_keys=10))
+    leaking = [_sample(n, 60 + n, 130 * 2**20 + n * 2**21, 30 + n) for n in range(1, 5)]
+    failed = {what for what, held, _ in verdicts(leaking, fixed_keys=9) if not held}
+    assert failed == {
+        "open files of the board within ±2 of their level after the first fault",
+        "the board's memory (its workers') grows by at most 5 MB",
+        "client connections of the data nodes within ±2 of their level after the first fault",
+        "keys at most the lists, the probe and one dedup key per message",
+    }
+    restarted = [_sample(1, 60, 1, 30), _sample(2, 60, 1, 30, pids=("1", "3"))]
+    [(_, held, figures)] = [v for v in verdicts(restarted, 10) if "same processes" in v[0]]
+    assert not held and "changed at faults [2]" in figures
+
+
+@pytest.mark.parametrize("args", [["endurance", "master-kill"], ["endurance", "--repeat", "2"]])
+def test_endurance_runs_alone_and_once(args: list[str]) -> None:
+    result = CliRunner().invoke(main, ["drill", *args])
+    assert result.exit_code == 1
+    assert "Error: endurance runs alone, once" in result.output and "Hint:" in result.output

@@ -1,0 +1,89 @@
+"""Sentinel as configuration provider: asked in turn, its answer verified with ROLE."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from redis.asyncio import Redis
+
+from sentinel_board.ha import Address, HAConfig, NoFailoverPossible, RedisHA, Unavailable
+from sentinel_board.topology.ports import free_port
+from tests.fake_sentinel import fake_sentinel
+from tests.ha.conftest import role_of
+
+
+async def ping(client: Redis) -> bool:
+    return bool(await client.ping())
+
+
+async def test_finds_the_master_the_sentinels_name(config: HAConfig) -> None:
+    async with RedisHA(config) as ha:
+        assert await ha.read(ping)
+        assert await role_of(config, ha.master_address) == "master"
+
+
+async def test_a_dead_sentinel_is_skipped_and_the_one_that_answers_comes_first(
+    config: HAConfig,
+) -> None:
+    dead = ("127.0.0.1", free_port())
+    async with RedisHA(replace(config, sentinels=[dead, *config.sentinels])) as ha:
+        assert await ha.read(ping)
+        order = [address for address, _ in ha.sentinel_clients]
+        assert order == [config.sentinels[0], dead, *config.sentinels[1:]]
+
+
+async def test_a_sentinel_naming_a_replica_is_not_trusted(
+    config: HAConfig, replica_address: Address
+) -> None:
+    async with fake_sentinel(replica_address) as stale:
+        sentinels = [("127.0.0.1", stale.port), *config.sentinels]
+        async with RedisHA(replace(config, sentinels=sentinels)) as ha:
+            assert await ha.read(ping)
+            assert stale.asked == 1
+            assert ha.master_address not in (None, replica_address)
+            assert await role_of(config, ha.master_address) == "master"
+
+
+async def test_no_master_anywhere_is_unavailable_with_every_reason(config: HAConfig) -> None:
+    async with fake_sentinel(None) as ignorant, fake_sentinel(None) as also:
+        dead = ("127.0.0.1", free_port())
+        sentinels = [("127.0.0.1", ignorant.port), ("127.0.0.1", also.port), dead]
+        ha = RedisHA(replace(config, sentinels=sentinels, failover_deadline=0.3))
+        try:
+            with pytest.raises(
+                Unavailable, match=r"no master served the request within 0\.3 s"
+            ) as caught:
+                await ha.read(ping)
+        finally:
+            await ha.aclose()
+    reason = caught.value.reason
+    assert f"sentinel 127.0.0.1:{ignorant.port} does not know 'mymaster'" in reason
+    assert f"sentinel 127.0.0.1:{dead[1]}: ConnectionError" in reason
+    assert ha.stats.unavailable == 1
+    assert ignorant.asked >= 2, "two of three sentinels answer: asked again until the deadline"
+
+
+async def test_without_a_majority_of_sentinels_it_fails_at_once(config: HAConfig) -> None:
+    async with fake_sentinel(None) as ignorant:
+        dead = [("127.0.0.1", free_port()), ("127.0.0.1", free_port())]
+        sentinels = [("127.0.0.1", ignorant.port), *dead]
+        ha = RedisHA(replace(config, sentinels=sentinels, failover_deadline=30))
+        try:
+            with pytest.raises(NoFailoverPossible, match="only 1 of 3 sentinels answer") as caught:
+                await ha.read(ping)
+        finally:
+            await ha.aclose()
+    assert ha.stats.retries == 0, "no failover can come, so none is waited for"
+    assert caught.value.retry_after >= 1
+
+
+async def test_a_sentinel_naming_an_unreachable_master_is_unavailable(config: HAConfig) -> None:
+    gone = ("127.0.0.1", free_port())
+    async with fake_sentinel(gone) as wrong:
+        ha = RedisHA(replace(config, sentinels=[("127.0.0.1", wrong.port)], failover_deadline=0.3))
+        try:
+            with pytest.raises(Unavailable, match=f"master 127.0.0.1:{gone[1]}: ConnectionError"):
+                await ha.read(ping)
+        finally:
+            await ha.aclose()
