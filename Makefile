@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?=
+# Every extra: `make run` and `make test` need them all (pip install sentinel-board is the server).
+EXTRAS := dev,plot,tls
 
 REDIS := redis-server=redis-server redis-sentinel=redis-sentinel
 BROWSER := chromium=chromium
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml $(if $(filter $(PYTHON),$(shell cat $(VENV)/.python 2>/
 	  { echo "$(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); 3.11 or newer is needed: set PYTHON=python3.x" >&2; exit 1; }
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	@echo '$(PYTHON)' > $(VENV)/.python
 	@touch $@
 
@@ -42,7 +44,7 @@ test: $(STAMP) redis browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS),bench]'
 	@touch $@
 
 # Our app and the reference peer (bench/peers/seed_flask) side by side, driven by wrk.

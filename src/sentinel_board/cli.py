@@ -22,6 +22,7 @@ from rich.table import Table
 
 from sentinel_board.compose.commands import compose
 from sentinel_board.config import Settings, refused
+from sentinel_board.extras import require
 from sentinel_board.ha import ListenerState, sentinel_events
 from sentinel_board.terminal import console, friendly_errors
 from sentinel_board.topology import Topology, TopologyError, TopologySpec, process
@@ -110,6 +111,8 @@ def up(
     key_prefix: str,
 ) -> None:
     """Start a master, replicas, sentinels and the board on 127.0.0.1."""
+    if tls:
+        require("tls")  # before anything starts
     spec = TopologySpec.from_bases(
         port_base=port_base,
         sentinel_port_base=sentinel_port_base,
@@ -569,6 +572,8 @@ def drill(
     from sentinel_board.drills.runner import Options, Result
     from sentinel_board.drills.scenarios import SCENARIOS
 
+    if report_dir:
+        require("plot")  # before the drills run, not after
     _quiet_library_logs()  # the drill's own listener loses the sentinels it kills
     if "endurance" in scenarios:
         from sentinel_board.drills.endurance import EnduranceOptions

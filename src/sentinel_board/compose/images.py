@@ -202,7 +202,8 @@ def _python_version(image: str) -> str:
 
 
 def _download_wheels(root: Path, wheelhouse: Path, python: str) -> None:
-    """The board's packages, and setuptools to build it, as the image's Python needs them.
+    """The board's packages, and setuptools to build it, as the image's Python needs them:
+    the dependencies of `serve`, none of the extras (the Dockerfile installs `.`).
 
     Markers are evaluated for that exact version (redis-py needs async-timeout below 3.11.3,
     Debian 12 has 3.11.2), which only a resolver told the target can do: uv.

@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.table import Table
 
 from sentinel_board.drills.endurance import EnduranceResult, FaultResult
+from sentinel_board.extras import require
 
 PANELS = (
     ("board memory (RSS, MB) per worker", "rss"),
@@ -100,6 +101,7 @@ def markdown(result: EnduranceResult) -> str:
 
 
 def plot(result: EnduranceResult, path: Path) -> None:
+    require("plot")
     import matplotlib
 
     matplotlib.use("Agg")

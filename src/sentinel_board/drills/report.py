@@ -12,6 +12,7 @@ from rich.table import Table
 
 from sentinel_board.drills.runner import Result
 from sentinel_board.drills.scenarios import SCENARIOS
+from sentinel_board.extras import require
 
 MARKED = ("+sdown", "+odown", "+elected-leader", "+switch-master", "+convert-to-slave")
 
@@ -127,6 +128,7 @@ def survival_markdown(results: Sequence[Result]) -> str:
 
 
 def timeline_png(result: Result, path: Path) -> None:
+    require("plot")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,4 +1,8 @@
-"""`up --tls`: a CA of the run dir's own, and one certificate for every node it signs."""
+"""`up --tls`: a CA of the run dir's own, and one certificate for every node it signs.
+
+cryptography is the `tls` extra: imported when certificates are made, so that the server
+(which only reads them) runs without it.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,15 @@ import datetime
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
+from sentinel_board.extras import require
 from sentinel_board.topology.credentials import write_private
 from sentinel_board.topology.layout import is_hostname
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 VALID_FOR = datetime.timedelta(days=365)
 
@@ -33,18 +38,16 @@ class TLSFiles:
         return self.ca.exists() and self.cert.exists() and self.key.exists()
 
 
-_CA_USAGE = x509.KeyUsage(
-    digital_signature=False, content_commitment=False, key_encipherment=False,
-    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-    crl_sign=True, encipher_only=False, decipher_only=False,
-)  # fmt: skip
-
-
 def _name(common_name: str) -> x509.Name:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
 def _pem(key: ec.EllipticCurvePrivateKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -54,6 +57,16 @@ def _pem(key: ec.EllipticCurvePrivateKey) -> str:
 
 def create(files: TLSFiles, hosts: list[str]) -> None:
     """A new CA, and a certificate it signs for `hosts` (IP addresses or names)."""
+    require("tls")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ca_usage = x509.KeyUsage(
+        digital_signature=False, content_commitment=False, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=True,
+        crl_sign=True, encipher_only=False, decipher_only=False,
+    )  # fmt: skip
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
@@ -65,7 +78,7 @@ def create(files: TLSFiles, hosts: list[str]) -> None:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + VALID_FOR)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_CA_USAGE, critical=True)
+        .add_extension(ca_usage, critical=True)
         .sign(ca_key, hashes.SHA256())
     )
     names: list[x509.GeneralName] = [x509.DNSName("localhost")]
