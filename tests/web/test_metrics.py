@@ -59,6 +59,19 @@ async def test_metrics_count_requests_by_route_and_status(
     assert value(text, f'sentinel_board_master{{address="127.0.0.1:{master.port}"}}') == 1
 
 
+async def test_the_two_busiest_routes_are_counted_by_their_route(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post("/message", data={"message": "by form"})
+    await client.get("/unread-list/size")
+    await client.get("/unread-list/size")
+    text = (await client.get("/metrics")).text
+    requests = "sentinel_board_http_requests_total"
+    assert value(text, requests + '{method="POST",route="/message",status="200"}') == 1
+    assert value(text, requests + '{method="GET",route="/unread-list/size",status="200"}') == 2
+    assert 'route="unmatched"' not in text
+
+
 async def test_metrics_say_which_worker_answered_and_what_it_holds(
     client: httpx.AsyncClient,
 ) -> None:

@@ -10,7 +10,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from sentinel_board.config import Settings
 from sentinel_board.ha import RedisHA, SentinelEvent, format_address
@@ -104,13 +105,24 @@ async def unread_size(request: Request) -> HTMLResponse:
     return _count(await store.unread_size())
 
 
+class _FastRoute(Route):
+    """A plain Starlette route that says it matched, as FastAPI's own do (scope["route"]):
+    the metrics label requests by it, not as `unmatched`."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
 # The two hottest routes, for the app's own router, ahead of the routers it includes: plain
 # Starlette routes, matched first and with no parameters to solve (FastAPI's solving was 15%
 # of a post in the profile, matching through included routers 9% of a count). They are HTML
 # fragments, not part of the API's schema.
 FAST_ROUTES = [
-    Route("/unread-list/size", unread_size, methods=["GET"], include_in_schema=False),
-    Route("/message", create_message, methods=["POST"], include_in_schema=False),
+    _FastRoute("/unread-list/size", unread_size, methods=["GET"], include_in_schema=False),
+    _FastRoute("/message", create_message, methods=["POST"], include_in_schema=False),
 ]
 
 
