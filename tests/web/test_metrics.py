@@ -1,10 +1,17 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 
+from sentinel_board.config import Settings
 from sentinel_board.topology import Topology
+from sentinel_board.topology.ports import free_port
+from tests.helpers import app_client, wait_until
 
 
 def value(text: str, sample: str) -> float:
@@ -80,3 +87,70 @@ async def test_metrics_say_which_worker_answered_and_what_it_holds(
     assert value(text, "sentinel_board_asyncio_tasks") >= 1
     assert value(text, "process_resident_memory_bytes") > 10_000_000
     assert value(text, "process_open_fds") > 3
+
+
+async def test_503s_served_to_users_are_counted_apart_from_readyz(settings: Settings) -> None:
+    nowhere = settings.model_copy(
+        update={"sentinels": [("127.0.0.1", free_port())], "failover_deadline": 0.2}
+    )
+    async with app_client(nowhere) as client:
+        assert (await client.post("/api/messages", json={"message": "x"})).status_code == 503
+        assert (await client.get("/readyz")).status_code == 503
+        assert (await client.get("/readyz")).status_code == 503
+        text = (await client.get("/metrics")).text
+        status = (await client.get("/api/status")).json()
+    assert value(text, "sentinel_board_unavailable_served_total") == 1
+    assert value(text, "sentinel_board_redis_unavailable_total") >= 3  # /readyz's too
+    assert status["app"]["unavailable"] == 1  # the status page's "503s served"
+
+
+def _get(url: str) -> httpx.Response:
+    # A new connection each time: the kernel hands it to either worker.
+    return httpx.get(url, headers={"Connection": "close"}, timeout=5)
+
+
+def test_with_several_workers_the_counts_are_every_workers(
+    topology: Topology, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **topology.app_env(), "TMPDIR": str(tmp_path)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "sentinel_board", "serve", "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: _answers(url + "/healthz"), timeout=30)
+        assert len(list(tmp_path.glob("sentinel-board-metrics-*"))) == 1  # made for the run
+        posts = 12
+        for n in range(posts):
+            response = httpx.post(
+                url + "/message", data={"message": f"m{n}"}, headers={"Connection": "close"}
+            )
+            assert response.status_code == 200
+        requests = 'sentinel_board_http_requests_total{method="POST",route="/message",status="200"}'
+        answered_by: set[str] = set()
+
+        def both_workers_answered() -> bool:
+            text = _get(url + "/metrics").text
+            assert value(text, requests) == posts  # whichever worker answers: all of them
+            pid = next(
+                line for line in text.splitlines() if line.startswith("sentinel_board_worker{")
+            )
+            answered_by.add(pid)
+            return len(answered_by) == 2
+
+        wait_until(both_workers_answered, timeout=30)
+        assert _get(url + "/api/status").json()["app"]["unavailable"] == 0
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(timeout=30)
+    assert list(tmp_path.glob("sentinel-board-metrics-*")) == []  # removed when they stopped
+
+
+def _answers(url: str) -> bool:
+    try:
+        return _get(url).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -15,6 +15,7 @@ from sentinel_board.ha import RedisHA, Unavailable, format_address
 from sentinel_board.monitor import status_view
 from sentinel_board.notify import Notifier
 from sentinel_board.web.deps import Store
+from sentinel_board.web.metrics import Metrics
 
 router = APIRouter(tags=["operations"])
 READY_WITHIN = 2.0  # seconds: a probe answers well before a load balancer gives up
@@ -66,6 +67,14 @@ async def events(request: Request) -> StreamingResponse:
 
 async def app_status(request: Request) -> dict[str, Any]:
     view = await status_view(request.app.state.redis)
+    # Every worker's counts, not the answering one's; 503s: those served to users.
+    metrics: Metrics = request.app.state.metrics
+    totals = metrics.totals()
+    view["app"].update(
+        retries=int(totals["retries"]),
+        failovers_followed=int(totals["failovers_followed"]),
+        unavailable=int(totals["unavailable_served"]),
+    )
     notifier: Notifier | None = request.app.state.notifier
     view["notifications"] = dataclasses.asdict(notifier.stats) if notifier else None
     return view

@@ -3,6 +3,11 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -11,6 +16,7 @@ from fastapi import FastAPI
 from uvicorn.config import LOGGING_CONFIG
 
 from sentinel_board.web.app import create_app
+from sentinel_board.web.metrics import SHARED_DIR
 
 LogFormat = Literal["text", "json"]
 STRUCTURED = ("sentinel_event", "failover", "sentinel_listener")  # `extra` our loggers attach
@@ -68,6 +74,28 @@ def serve(
     log_level: str = "info",
     log_format: LogFormat = "text",
 ) -> None:
+    with shared_metrics(workers):
+        _run(host, port, workers, log_level, log_format)
+
+
+@contextmanager
+def shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, a directory of this run's own where each writes its counts
+    (/metrics adds them up), made before they start and removed after they stop. One worker
+    counts in memory; a directory the environment already names is the caller's."""
+    if workers == 1 or SHARED_DIR in os.environ:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="sentinel-board-metrics-")
+    os.environ[SHARED_DIR] = directory  # the workers, spawned, inherit it
+    try:
+        yield
+    finally:
+        del os.environ[SHARED_DIR]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run(host: str, port: int, workers: int, log_level: str, log_format: LogFormat) -> None:
     uvicorn.run(
         "sentinel_board.web.server:served_app",
         factory=True,
