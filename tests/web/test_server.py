@@ -23,12 +23,30 @@ def test_json_logs_carry_the_event_fields() -> None:
     assert line["time"].endswith("+00:00")
 
 
-def test_json_logging_routes_our_loggers_and_uvicorns_through_the_json_formatter() -> None:
+JSON_LOGGING_PROBE = """
+import logging, logging.config
+from sentinel_board.web.server import logging_config
+logging.config.dictConfig(logging_config("info", "json"))
+logging.getLogger("uvicorn.error").info("started server process")
+logging.getLogger("uvicorn").info("uvicorn's own")
+logging.getLogger("sentinel_board.ha").warning("following failover")
+"""
+
+
+def test_json_logging_prints_every_line_once_through_the_json_formatter() -> None:
     config = logging_config("info", "json")
     assert config["formatters"]["json"] == {"()": JsonFormatter}
-    for name in ("sentinel_board", "uvicorn", "uvicorn.error"):
-        assert config["loggers"][name]["handlers"] == ["json"]
     assert logging_config("info")["loggers"]["sentinel_board"]["handlers"] == ["default"]
+    done = subprocess.run(
+        [sys.executable, "-c", JSON_LOGGING_PROBE],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(line["logger"], line["message"]) for line in lines] == [
+        ("uvicorn.error", "started server process"),
+        ("uvicorn", "uvicorn's own"),
+        ("sentinel_board.ha", "following failover"),
+    ]
 
 
 FREEZE_PROBE = """

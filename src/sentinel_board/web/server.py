@@ -52,8 +52,9 @@ def logging_config(log_level: str, log_format: LogFormat = "text") -> dict[str, 
             "stream": "ext://sys.stderr",
         }
         handler = "json"
-        for name in ("uvicorn", "uvicorn.error"):
-            config["loggers"][name]["handlers"] = ["json"]
+        # uvicorn.error has no handler of its own: it passes its lines up to uvicorn's, and one
+        # of its own too would print each of them twice.
+        config["loggers"]["uvicorn"]["handlers"] = ["json"]
     config["loggers"]["sentinel_board"] = {
         "handlers": [handler],
         "level": log_level.upper(),
