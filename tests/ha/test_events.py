@@ -81,9 +81,20 @@ async def test_a_failover_is_reported_once_though_every_sentinel_reports_it(
     await asyncio.to_thread(topology.kill, "master")
     await wait_until_async(lambda: "+switch-master" in [e.type for e in events], timeout=15)
     # Every sentinel publishes the switch once it knows it; once all name the new master,
-    # the duplicates are on their way. A moment more lets them arrive, to be folded.
+    # the duplicates are on their way. Then each publishes a `+set` of its own (a setting
+    # changed, with a value of its own): on each sentinel's connection it comes after that
+    # sentinel's switch, so once all three are heard every report of the switch was too.
     await wait_until_async(topology.sentinels_agree, timeout=10)
-    await asyncio.sleep(0.5)
+    timeouts = [topology.spec.failover_timeout_ms + n for n in range(len(topology.sentinel_nodes))]
+    for sentinel, value in zip(topology.sentinel_nodes, timeouts, strict=True):
+        name = topology.spec.master_name
+        assert topology.ask(sentinel, "SENTINEL", "SET", name, "failover-timeout", value)
+
+    def every_sentinel_heard_after_its_switch() -> bool:
+        heard = [e.payload for e in events if e.type == "+set"]
+        return all(any(p.endswith(f"failover-timeout {v}") for p in heard) for v in timeouts)
+
+    await wait_until_async(every_sentinel_heard_after_its_switch, timeout=10)
     listener.cancel()
     await asyncio.gather(listener, return_exceptions=True)
 
