@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 
@@ -50,6 +51,38 @@ def test_the_event_id_is_the_same_whichever_sentinel_reports_it() -> None:
     other = SentinelEvent(SWITCH.type, SWITCH.payload, SWITCH.received_at + 0.7, "127.0.0.1:26381")
     assert event_id(SWITCH) == event_id(other)
     assert event_id(SWITCH) != event_id(SentinelEvent("+sdown", SWITCH.payload, 0, ""))
+
+
+def test_the_event_id_is_the_instance_not_the_details_each_sentinel_adds() -> None:
+    def event(type_: str, payload: str) -> SentinelEvent:
+        return SentinelEvent(type_, payload, 0.0, "127.0.0.1:26380")
+
+    odown = "master mymaster 127.0.0.1 7000 #quorum {}/2"
+    assert event_id(event("+odown", odown.format(2))) == event_id(event("+odown", odown.format(3)))
+    assert event_id(event("+odown", odown.format(2))) != event_id(
+        event("+odown", "master mymaster 127.0.0.1 7001 #quorum 2/2")
+    )
+    replica = "slave 127.0.0.1:7001 127.0.0.1 7001 @ mymaster 127.0.0.1 {}"
+    assert event_id(event("+sdown", replica.format(7000))) != event_id(
+        event("+sdown", replica.format(7002))
+    )
+    assert event_id(event("+new-epoch", "3")) != event_id(event("+new-epoch", "4"))
+
+
+async def test_two_sentinels_reports_of_one_odown_are_sent_once(
+    make_notifier: Callable[..., Notifier],
+) -> None:
+    async with webhook_receiver() as receiver:
+        worker = make_notifier(webhooks=[receiver.url])
+        name = f"m{uuid.uuid4().hex[:8]}"  # a claim of this event from another run holds 30 s
+        first, second = (
+            SentinelEvent("+odown", f"master {name} 127.0.0.1 7000 #quorum {n}/2", 0.0, s)
+            for n, s in ((2, "127.0.0.1:26380"), (3, "127.0.0.1:26381"))
+        )
+        assert await worker.notify(first) is True
+        assert await worker.notify(second) is False  # claimed already: not queued
+        await wait_until_async(lambda: worker.stats.sent == worker.stats.claimed, timeout=5)
+    assert [r.json()["payload"] for r in receiver.requests] == [first.payload]
 
 
 @pytest.fixture

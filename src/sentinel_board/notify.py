@@ -63,8 +63,19 @@ class Delivery:
 
 
 def event_id(event: SentinelEvent) -> str:
-    """The same for every worker that hears the event, from whichever sentinel."""
-    return hashlib.sha256(f"{event.type}\n{event.payload}".encode()).hexdigest()[:32]
+    """The same for every worker that hears the event, from whichever sentinel: its type and
+    the instance it is about, not the details each sentinel adds (`+odown master mymaster
+    10.0.0.1 6379 #quorum 2/2`, and `#quorum 3/2` from a sentinel that counted later)."""
+    return hashlib.sha256(f"{event.type}\n{_about(event.payload)}".encode()).hexdigest()[:32]
+
+
+def _about(payload: str) -> str:
+    """`<master|slave|sentinel> <name> <ip> <port>`, and `@ <master> <ip> <port>` when it is
+    not a master, as Sentinel begins an event about an instance; any other payload whole."""
+    words = payload.split()
+    if len(words) < 4 or words[0] not in ("master", "slave", "sentinel"):
+        return payload
+    return " ".join(words[:8] if words[4:5] == ["@"] else words[:4])
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
