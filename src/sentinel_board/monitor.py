@@ -32,15 +32,16 @@ async def status_view(ha: RedisHA) -> dict[str, Any]:
         **await sentinel_view(ha),
         "events": [dataclasses.asdict(event) for event in ha.recent_events],
     }
-    lag = await _replication(ha)
+    lag, writes_refused = await _replication(ha)
     for replica in view["replicas"]:
         replica.update(lag.get(f"{replica['ip']}:{replica['port']}", {}))
-    view["health"] = health(view)
+    view["health"] = health(view, writes_refused)
     return view
 
 
-def health(view: dict[str, Any]) -> dict[str, Any]:
-    """`ok`, `degraded` (serving, with something to look at) or `down`, and why."""
+def health(view: dict[str, Any], writes_refused: str | None = None) -> dict[str, Any]:
+    """`ok`, `degraded` (serving, with something to look at) or `down`, and why.
+    `writes_refused`: why the master refuses every write, which makes it `down` too."""
     master = view["master"]
     if master is None:
         return {"state": "down", "problems": ["no sentinel answers"]}
@@ -63,7 +64,10 @@ def health(view: dict[str, Any]) -> dict[str, Any]:
             problems.append(f"the app does not hear sentinel {state['sentinel']}: {state['error']}")
     if not view["replicas"]:
         problems.append("no replica: writes wait for one to confirm them")
+    if writes_refused is not None:
+        problems.insert(0, f"writes are unavailable: {writes_refused}")
     down = "o_down" in (master["flags"] or "") or view["app"]["master"] is None
+    down = down or writes_refused is not None
     return {"state": "down" if down else "degraded" if problems else "ok", "problems": problems}
 
 
@@ -116,21 +120,30 @@ async def _picture(sentinel: Redis, name: str) -> dict[str, Any]:
     }
 
 
-async def _replication(ha: RedisHA) -> dict[str, dict[str, int]]:
-    """Per replica `ip:port`, how far behind the master it is, from the master's own INFO."""
+async def _replication(ha: RedisHA) -> tuple[dict[str, dict[str, int]], str | None]:
+    """Per replica `ip:port`, how far behind the master it is, from the master's own INFO;
+    and why the master refuses every write (None when it takes them, or is not reached)."""
     current = ha.current_master
     if current is None:
-        return {}
+        return {}, None
     try:
         info = await current[1].info("replication")
     except ERRORS:
-        return {}  # the master is gone: the sentinels' picture still shows the replicas
+        return {}, None  # the master is gone: the sentinels' picture still shows the replicas
     master_offset = int(info.get("master_repl_offset", 0))
     lag: dict[str, dict[str, int]] = {}
+    online = 0
     for key, value in info.items():
         if key.startswith("slave") and isinstance(value, dict):
+            online += value.get("state") == "online"
             lag[f"{value['ip']}:{value['port']}"] = {
                 "lag_bytes": max(0, master_offset - int(value["offset"])),
                 "lag_seconds": int(value["lag"]),
             }
-    return lag
+    needed = ha.config.min_replica_acks
+    if info.get("min_slaves_good_slaves") == 0:  # shown with min-replicas-to-write set
+        refused = "the master has no replica in sync, and min-replicas-to-write makes it "
+        return lag, refused + "refuse them (NOREPLICAS)"
+    if online < needed:
+        return lag, f"every write waits for {needed} replicas to confirm it; {online} attached"
+    return lag, None

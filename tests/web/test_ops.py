@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from sentinel_board.config import Settings
 from sentinel_board.topology import Topology
@@ -137,3 +138,35 @@ async def test_a_sentinel_the_app_cannot_hear_is_shown_with_why(
     assert any(p.startswith(problem) for p in body["health"]["problems"])
     assert body["health"]["state"] == "degraded"
     assert 'not heard: <span class="hint">AuthenticationError' in panel
+
+
+async def test_status_says_plainly_that_writes_are_unavailable(settings: Settings) -> None:
+    # The topology has 2 replicas: a board that waits for 3 to confirm a write writes nothing.
+    greedy = settings.model_copy(update={"min_replica_acks": 3, "ack_timeout_ms": 50})
+    async with app_client(greedy) as client:
+        health = (await client.get("/api/status")).json()["health"]
+    assert health["state"] == "down"
+    assert health["problems"][0] == (
+        "writes are unavailable: every write waits for 3 replicas to confirm it; 2 attached"
+    )
+    async with app_client(settings) as client:
+        health = (await client.get("/api/status")).json()["health"]
+    assert not any(p.startswith("writes are unavailable") for p in health["problems"])
+
+
+@pytest.mark.failover
+async def test_with_every_replica_dead_status_says_writes_are_refused(
+    make_topology: Callable[..., Topology],
+) -> None:
+    topology = make_topology()
+    async with app_client(settings_for(topology, failover_deadline=0.5)) as client:
+        topology.kill("replica", 1)
+        topology.kill("replica", 1)  # the other one, now the only one left
+
+        async def says_refused() -> bool:
+            health = (await client.get("/api/status")).json()["health"]
+            return health["state"] == "down" and "(NOREPLICAS)" in health["problems"][0]
+
+        await wait_until_async(says_refused, timeout=10)
+        response = await client.post("/api/messages", json={"message": "refused"})
+        assert response.status_code == 503
