@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from sentinel_board.config import Settings
+from sentinel_board.ha.retry import retry_after
 from sentinel_board.topology.ports import free_port
 from tests.helpers import app_client
 
@@ -57,3 +59,20 @@ async def test_unknown_route_is_404_not_a_traceback(no_redis_client: httpx.Async
     response = await no_redis_client.get("/nope")
     assert response.status_code == 404
     assert response.text == "Not Found"
+
+
+async def test_retry_after_past_the_deadline_is_what_the_readme_says(settings: Settings) -> None:
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    said = "`Retry-After` is a fifth of the failover deadline, at least 1 s (2 s at the default 10"
+    assert said in readme
+    assert Settings.model_fields["failover_deadline"].default == 10
+    assert (retry_after(10), retry_after(0.5), retry_after(30)) == (2, 1, 6)
+    # No replica to confirm a write: retried until the deadline, then a 503 that says so.
+    greedy = settings.model_copy(
+        update={"min_replica_acks": 3, "ack_timeout_ms": 50, "failover_deadline": 0.5}
+    )
+    async with app_client(greedy) as client:
+        response = await client.post("/api/messages", json={"message": "unconfirmed"})
+    assert response.status_code == 503
+    assert "within 0.5 s" in response.json()["detail"]
+    assert response.headers["retry-after"] == str(retry_after(0.5))

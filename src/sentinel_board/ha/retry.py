@@ -33,6 +33,12 @@ FIRST_DELAY = 0.02
 MAX_DELAY = 0.1
 
 
+def retry_after(within: float) -> int:
+    """What a 503 says to wait once a failover deadline of `within` s has passed (a failover
+    may still bring a master): a fifth of it, at least 1 s (2 s for the default 10 s)."""
+    return max(1, round(within / 5))
+
+
 async def with_failover(
     master: MasterFollower,
     op: Callable[[Link], Awaitable[T]],
@@ -79,7 +85,7 @@ async def with_failover(
             stats.unavailable += 1
             raise Unavailable(
                 f"no master served the request within {within:g} s (last error: {last_error})",
-                retry_after=max(1, round(within / 5)),
+                retry_after=retry_after(within),
             )
         stats.retries += 1
         await master.changed(delay)  # a new master wakes every waiting request at once
