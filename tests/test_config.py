@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pydantic import ValidationError
 
+from sentinel_board.cli import main
 from sentinel_board.config import Settings
 from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
@@ -103,3 +105,23 @@ def test_serve_refuses_an_ack_timeout_of_zero_naming_the_variable() -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     assert "SENTINEL_BOARD_ACK_TIMEOUT_MS" in done.stdout
     assert "waits forever" in done.stdout and "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SENTINELS", "10.0.0.1:hunter2"),
+        ("SENTINELS", "10.0.0.1:26379,hunter2"),
+        ("READ_FROM", "hunter2"),
+        ("RATE_LIMIT", "hunter2"),
+        ("MAX_BODY_BYTES", "hunter2"),
+        ("WEBHOOKS", "ftp://hunter2@example.com/"),
+    ],
+)
+def test_a_bad_setting_is_named_never_shown(variable: str, value: str) -> None:
+    env = dict.fromkeys(k for k in os.environ if k.startswith("SENTINEL_BOARD_"))
+    result = CliRunner().invoke(main, ["serve"], env={**env, f"SENTINEL_BOARD_{variable}": value})
+    assert result.exit_code == 2, result.output
+    assert f"SENTINEL_BOARD_{variable}" in result.output
+    assert "hunter2" not in result.output
+    assert "Traceback" not in result.output

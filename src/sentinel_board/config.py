@@ -194,7 +194,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = [part for part in value.split(",") if part.strip()]
         if isinstance(value, list | tuple):
-            parsed = [parse_address(v) if isinstance(v, str) else v for v in value]
+            parsed = []
+            for number, entry in enumerate(value, 1):
+                try:
+                    parsed.append(parse_address(entry) if isinstance(entry, str) else entry)
+                except ValueError:
+                    # Not the entry itself: a password pasted into the wrong variable shows.
+                    raise ValueError(
+                        f"entry number {number} is not host:port (for example 127.0.0.1:26380)"
+                    ) from None
             if not parsed:
                 raise ValueError("at least one sentinel host:port is needed")
             return parsed
