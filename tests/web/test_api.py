@@ -69,7 +69,7 @@ async def test_flush_twice_moves_then_nothing(client: httpx.AsyncClient) -> None
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({}, "message: Field required"),
+        ({}, "message: the field is required"),  # the form's words
         ({"message": 5}, "message: Input should be a valid string"),
         ({"message": "   "}, "message: must not be empty or blank"),
         ({"message": "y" * 1001}, "message: 1001 characters is over the limit of 1000"),
@@ -81,6 +81,64 @@ async def test_bad_json_input_is_a_clear_422(
     response = await client.post("/api/messages", json=body)
     assert response.status_code == 422
     assert response.json() == {"detail": expected}
+
+
+async def test_a_control_character_is_refused_saying_what_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    refused = await client.post("/api/messages", json={"message": "bell\x07"})
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert detail.startswith("message: character U+0007 at 5 is refused")
+    assert "but newline, carriage return and tab" in detail
+    for accepted in ("line\nnext", "line\r\nnext", "tab\there", "cr\ralone"):
+        assert (await client.post("/api/messages", json={"message": accepted})).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        (
+            {"content-type": "application/x-www-form-urlencoded"},
+            "application/x-www-form-urlencoded",
+        ),
+        ({"content-type": "text/plain; charset=utf-8"}, "text/plain"),
+    ],
+)
+async def test_a_body_that_is_not_json_is_415_naming_its_type(
+    client: httpx.AsyncClient, headers: dict[str, str], named: str
+) -> None:
+    response = await client.post("/api/messages", content=b"message=hello", headers=headers)
+    assert response.status_code == 415
+    assert response.json() == {
+        "detail": f"the body must be JSON (Content-Type: application/json), not {named}"
+    }
+    as_form = await client.post("/api/messages", data={"message": "hello"})
+    assert as_form.status_code == 415
+    with_charset = {"content-type": "application/json; charset=utf-8"}
+    ok = await client.post("/api/messages", content=b'{"message": "x"}', headers=with_charset)
+    assert ok.status_code == 201
+    untyped = await client.post("/api/messages", content=b'{"message": "x"}')
+    assert untyped.status_code == 415
+    assert untyped.json()["detail"].endswith("and the request has no Content-Type")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/messages", "GET, POST"),
+        ("PUT", "/api/messages", "GET, POST"),
+        ("GET", "/api/messages/flush", "POST"),
+        ("GET", "/message", "POST"),
+        ("POST", "/unread-list/size", "GET, HEAD"),
+    ],
+)
+async def test_405_allows_every_method_the_path_takes(
+    client: httpx.AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
 
 
 async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:

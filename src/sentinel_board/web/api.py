@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from sentinel_board.store import Message
@@ -69,11 +69,25 @@ def _out(message: Message) -> MessageOut:
     return MessageOut(id=message.id, message=message.message, created_at=message.created_at)
 
 
+async def _json_body(request: Request) -> None:
+    """415 for a body that is not said to be JSON (a form's, say), before it is read as one:
+    not a 422 about dictionaries."""
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return
+    said = f"not {media}" if media else "and the request has no Content-Type"
+    raise HTTPException(415, f"the body must be JSON (Content-Type: application/json), {said}")
+
+
 @router.post(
     "/messages",
     status_code=201,
+    dependencies=[Depends(_json_body)],
     responses={
         409: _error("Idempotency-Key reused for another message"),
+        415: _error("The body is not JSON: its Content-Type names another type."),
         429: _error("Over SENTINEL_BOARD_RATE_LIMIT; retry after Retry-After."),
         **UNAVAILABLE,
         **INVALID,

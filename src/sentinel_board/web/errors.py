@@ -6,10 +6,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Match
 
 from sentinel_board.config import refused
 from sentinel_board.ha import CredentialsRefused, Unavailable
 from sentinel_board.store import KeyReused, RateLimited
+from sentinel_board.web.validation import REQUIRED
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def error_response(
@@ -50,12 +54,30 @@ async def _conflict(request: Request, exc: Exception) -> Response:
 
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(request.url.path, exc.status_code, str(exc.detail), exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed(request)}
+    return error_response(request.url.path, exc.status_code, str(exc.detail), headers)
+
+
+def _allowed(request: Request) -> str:
+    """Every method a route takes at this path: the route that answered 405 (the first that
+    matched the path) names only its own, as POST for /api/messages, which GET takes too."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+               for route in routes)
+    )  # fmt: skip
 
 
 async def _invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    detail = "; ".join(f"{_field(e['loc'])}: {e['msg']}" for e in exc.errors())
+    detail = "; ".join(
+        f"{_field(e['loc'])}: {REQUIRED if e['type'] == 'missing' else e['msg']}"
+        for e in exc.errors()
+    )
     return error_response(request.url.path, 422, detail)
 
 

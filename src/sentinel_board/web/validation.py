@@ -5,6 +5,8 @@ from typing import Annotated
 
 from fastapi import HTTPException, Query
 
+REQUIRED = "the field is required"  # the form's words and the API's alike
+
 # C0 and C1 controls and DEL, but tab, \n and \r (a textarea sends newlines as \r\n);
 # lone surrogates, which JSON can carry and UTF-8 cannot store.
 REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -21,7 +23,7 @@ Offset = Annotated[
 def message_text(text: str | None, max_length: int) -> str:
     """The message as the user wrote it, or 422 saying what is wrong with it."""
     if text is None:
-        raise HTTPException(422, "message: the field is required")
+        raise HTTPException(422, f"message: {REQUIRED}")
     if not text.strip():
         raise HTTPException(422, "message: must not be empty or blank")
     if len(text) > max_length:
@@ -33,7 +35,7 @@ def message_text(text: str | None, max_length: int) -> str:
         raise HTTPException(
             422,
             f"message: character U+{ord(refused.group()):04X} at {refused.start() + 1} is refused: "
-            "no control characters but newline and tab, no lone surrogates",
+            "no control characters but newline, carriage return and tab, no lone surrogates",
         )
     return text
 
