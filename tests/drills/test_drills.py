@@ -27,13 +27,16 @@ def fast(server: str) -> Options:
     return replace(FAST, server=server)
 
 
-async def test_master_kill_loses_nothing_and_follows_at_once(tmp_path: Path, server: str) -> None:
+async def test_master_kill_loses_nothing_and_writes_follow_the_switch(
+    tmp_path: Path, server: str
+) -> None:
     result = await run(SCENARIOS["master-kill"], 1, fast(server), tmp_path)
     assert result.server.lower().startswith(server)
     assert result.passed, result.failed
     assert result.acknowledged > 20 and result.lost == 0 and result.duplicates == 0
+    # The order (a switch, then writes acknowledged after it); how long each took is the
+    # drill's figure, reported (`sentinel-board drill master-kill`), not asserted here.
     assert result.fault_to_switch_s is not None and result.switch_to_first_ack_s is not None
-    assert result.write_gap_s < result.fault_to_switch_s + 1
     assert result.nodes_identical
 
 
