@@ -456,7 +456,13 @@ def render_config(
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
     help="json: one object per line, Sentinel's events and failovers with their fields.",
 )  # fmt: skip
-def serve(host: str, port: int, workers: int, log_level: str, log_format: str) -> None:
+@click.option(
+    "--http-server", type=click.Choice(["uvicorn", "granian"]), default="uvicorn",
+    show_default=True, help="What serves HTTP: both are compared by `make bench`.",
+)  # fmt: skip
+def serve(
+    host: str, port: int, workers: int, log_level: str, log_format: str, http_server: str
+) -> None:
     """The web app alone, configured by SENTINEL_BOARD_* environment variables."""
     from sentinel_board.web.server import serve as run
 
@@ -466,7 +472,10 @@ def serve(host: str, port: int, workers: int, log_level: str, log_format: str) -
         console.print(f"[red]Error:[/red] {refused}")
         console.print("[dim]Hint:[/dim] the local topology's are in app.env in its run dir")
         sys.exit(2)
-    run(host, port, workers, log_level, "json" if log_format == "json" else "text")
+    run(
+        host, port, workers, log_level, "json" if log_format == "json" else "text",
+        "granian" if http_server == "granian" else "uvicorn",
+    )  # fmt: skip
 
 
 async def _credentials_refused(settings: Settings) -> str | None:
@@ -577,18 +586,18 @@ def drill(
             raise TopologyError(
                 "endurance runs alone, once", "sentinel-board drill endurance --faults 100"
             )
-        if set(targets) - {"local"}:
+        if len(targets) > 1:
             raise TopologyError(
-                "endurance runs on the local target only, for now",
-                "drop --target compose (its faults go through drills/target.py's Target: a "
-                "compose target implements the same)",
+                "endurance runs on one target", "--target local (the default) or --target compose"
             )
-        server = chosen_servers[0] if chosen_servers else "redis"
+        server = chosen_servers[0] if chosen_servers else None
+        matrix.check(targets or ("local",), (server,), Path.cwd())
         _endurance(
             EnduranceOptions(
-                faults, down_after_ms, failover_deadline, read_from=read_from, server=server
+                faults, down_after_ms, failover_deadline, read_from=read_from,
+                server=server or "redis",
             ),
-            report_dir, json_path, keep,
+            targets[0] if targets else "local", server, fresh, report_dir, json_path, keep,
         )  # fmt: skip
         return
 
@@ -632,11 +641,17 @@ def drill(
 
 
 def _endurance(
-    options: EnduranceOptions, report_dir: Path | None, json_path: Path | None, keep: bool
+    options: EnduranceOptions,
+    target: str,
+    server: str | None,
+    fresh: bool,
+    report_dir: Path | None,
+    json_path: Path | None,
+    keep: bool,
 ) -> None:
     from sentinel_board.drills import endurance_report
     from sentinel_board.drills.endurance import EnduranceResult, FaultResult, endure
-    from sentinel_board.drills.endurance_target import local_target
+    from sentinel_board.drills.endurance_target import compose_endurance_target, local_target
 
     def told(fault: FaultResult) -> None:
         verdict = (
@@ -647,18 +662,26 @@ def _endurance(
             f"(write window {fault.write_window_s:.2f} s, {fault.seconds:.1f} s)"
         )
 
-    async def endurance(run_dir: Path) -> EnduranceResult:
-        async with local_target(run_dir, options) as target:
-            return await endure(target, options, told)
+    if target == "compose":
+        with compose_endurance_target(Path.cwd(), options, server, console.print, fresh) as (
+            there,
+            applied,
+        ):
+            result = asyncio.run(endure(there, applied, told))
+    else:
 
-    work_dir = Path(tempfile.mkdtemp(prefix="sentinel-board-endurance-"))
-    try:
-        result = asyncio.run(endurance(work_dir / "topology"))
-    finally:
-        if keep:
-            console.print(f"Run dir kept in {work_dir}")
-        else:
-            shutil.rmtree(work_dir, ignore_errors=True)
+        async def endurance(run_dir: Path) -> EnduranceResult:
+            async with local_target(run_dir, options) as there:
+                return await endure(there, options, told)
+
+        work_dir = Path(tempfile.mkdtemp(prefix="sentinel-board-endurance-"))
+        try:
+            result = asyncio.run(endurance(work_dir / "topology"))
+        finally:
+            if keep:
+                console.print(f"Run dir kept in {work_dir}")
+            else:
+                shutil.rmtree(work_dir, ignore_errors=True)
     console.print(endurance_report.table(result))
     console.print(endurance_report.verdict_table(result))
     _write(
