@@ -9,7 +9,6 @@ PYTEST_ARGS ?=
 REDIS := redis-server=redis-server redis-sentinel=redis-sentinel
 BROWSER := chromium=chromium
 LOAD := wrk=wrk redis-benchmark=redis-tools
-BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: FORCE run test lint bench redis browser docker compose-config compose-up compose-down compose-test clean
 
@@ -21,7 +20,7 @@ $(STAMP): pyproject.toml $(if $(filter $(PYTHON),$(shell cat $(VENV)/.python 2>/
 	  { echo "$(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); 3.11 or newer is needed: set PYTHON=python3.x" >&2; exit 1; }
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	@echo '$(PYTHON)' > $(VENV)/.python
 	@touch $@
 
@@ -41,12 +40,8 @@ run: $(STAMP) redis
 test: $(STAMP) redis browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
-	@touch $@
-
 # Our app and the reference peer (bench/peers/seed_flask) side by side, driven by wrk.
-bench: $(BENCH_STAMP) redis
+bench: $(STAMP) redis
 	@scripts/ensure-commands $(LOAD)
 	$(BIN)/python -m bench.run $(ARGS)
 

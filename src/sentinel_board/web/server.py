@@ -13,6 +13,9 @@ from uvicorn.config import LOGGING_CONFIG
 from sentinel_board.web.app import create_app
 
 LogFormat = Literal["text", "json"]
+HttpServer = Literal["uvicorn", "granian"]
+HTTP_SERVERS: tuple[HttpServer, ...] = ("uvicorn", "granian")
+APP = "sentinel_board.web.server:served_app"  # a factory, called in each worker
 STRUCTURED = ("sentinel_event", "failover", "sentinel_listener")  # `extra` our loggers attach
 
 
@@ -67,9 +70,15 @@ def serve(
     workers: int = 1,
     log_level: str = "info",
     log_format: LogFormat = "text",
+    http_server: HttpServer = "uvicorn",
+    app: str = APP,
 ) -> None:
+    """`app` (module:factory) served by `http_server` in `workers` processes, with uvloop."""
+    if http_server == "granian":
+        _granian(host, port, workers, log_level, log_format, app)
+        return
     uvicorn.run(
-        "sentinel_board.web.server:served_app",
+        app,
         factory=True,
         host=host,
         port=port,
@@ -80,3 +89,24 @@ def serve(
         http="httptools",
         access_log=False,
     )
+
+
+def _granian(
+    host: str, port: int, workers: int, log_level: str, log_format: LogFormat, app: str
+) -> None:
+    """Granian (an HTTP server written in Rust) with the same app, loop and loggers."""
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    config = logging_config(log_level, log_format)
+    handler = config["loggers"]["sentinel_board"]["handlers"]
+    config["loggers"] = {
+        "sentinel_board": config["loggers"]["sentinel_board"],
+        "_granian": {"handlers": handler, "level": log_level.upper(), "propagate": False},
+    }
+    Server(
+        app, address=host, port=port, interface=Interfaces.ASGI, workers=workers,
+        loop=Loops.uvloop, factory=True, log_level=LogLevels(log_level.lower()),
+        log_dictconfig=config, log_access=False, workers_kill_timeout=10,
+    ).serve()  # fmt: skip
