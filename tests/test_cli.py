@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sentinel_board.cli import main
-from sentinel_board.topology import Topology, process
+from sentinel_board.topology import Topology, faults, process
 from sentinel_board.topology.ports import free_port
 from tests.helpers import free_port_base, refuse_the_app, wait_until
 
@@ -166,7 +166,7 @@ def test_watch_prints_each_sentinel_event_as_a_json_line(
             )
 
         wait_until(subscribed, timeout=10)
-        replica = topology.kill("replica")
+        replica = faults.kill(topology, "replica")
         assert watcher.stdout is not None
         seen: list[dict[str, Any]] = []
         while not any(e["type"] == "+sdown" for e in seen):  # the pytest timeout bounds it

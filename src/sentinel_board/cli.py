@@ -24,11 +24,11 @@ from sentinel_board.compose.commands import compose
 from sentinel_board.config import Settings, refused
 from sentinel_board.ha import ListenerState, sentinel_events
 from sentinel_board.terminal import console, friendly_errors
-from sentinel_board.topology import Topology, TopologyError, TopologySpec, process
+from sentinel_board.topology import Topology, TopologyError, TopologySpec, faults, process
 from sentinel_board.topology.status import collect
 
 if TYPE_CHECKING:
-    from sentinel_board.drills.endurance import EnduranceOptions
+    from sentinel_board.drills.options import EnduranceOptions
 
 SIGNALS = ("KILL", "TERM", "STOP", "CONT")
 
@@ -338,7 +338,7 @@ def print_status(report: dict[str, Any]) -> None:
 @friendly_errors
 def kill(role: str, index: int, sig: str, run_dir: Path) -> None:
     """Send a signal to whichever node has ROLE now."""
-    node = Topology.open(run_dir).kill(role, index, signal.Signals[f"SIG{sig}"])
+    node = faults.kill(Topology.open(run_dir), role, index, signal.Signals[f"SIG{sig}"])
     pid = process.read_pid(node.pid_path)  # the pid file outlives the process until `down`
     console.print(f"Sent SIG{sig} to {node.name} (the {role}, port {node.port}, pid {pid}).")
 
@@ -566,12 +566,13 @@ def drill(
     topology and one board through --faults faults in rotation, its resources watched.
     """
     from sentinel_board.drills import matrix, report
-    from sentinel_board.drills.runner import Options, Result
+    from sentinel_board.drills.options import Options
+    from sentinel_board.drills.runner import Result
     from sentinel_board.drills.scenarios import SCENARIOS
 
     _quiet_library_logs()  # the drill's own listener loses the sentinels it kills
     if "endurance" in scenarios:
-        from sentinel_board.drills.endurance import EnduranceOptions
+        from sentinel_board.drills.options import EnduranceOptions
 
         if len(scenarios) > 1 or repeat > 1 or len(chosen_servers) > 1:
             raise TopologyError(

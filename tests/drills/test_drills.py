@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from sentinel_board.cli import main
 from sentinel_board.drills import report
 from sentinel_board.drills.drill import Drill
-from sentinel_board.drills.runner import Options, Result, _judge, run
+from sentinel_board.drills.options import Options
+from sentinel_board.drills.runner import Result, _judge, run
 from sentinel_board.drills.scenarios import SCENARIOS
 from sentinel_board.drills.targets import Target
 from sentinel_board.drills.workload import Record, Sample

@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from sentinel_board.cli import main
 from sentinel_board.drills import endurance_report
-from sentinel_board.drills.endurance import ROTATION, EnduranceOptions, endure
+from sentinel_board.drills.endurance import ROTATION, endure
 from sentinel_board.drills.endurance_target import RedisFigures, local_target
+from sentinel_board.drills.options import EnduranceOptions
 from sentinel_board.drills.resources import Sample, verdicts
 
 SHORT = EnduranceOptions(faults=6, down_after_ms=1000, failover_deadline=5)

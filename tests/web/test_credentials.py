@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from sentinel_board.topology import Topology
+from sentinel_board.topology import Topology, faults
 from sentinel_board.topology.ports import free_port
 from sentinel_board.web.app import StartupRefused
 from tests.helpers import app_client, settings_for
@@ -74,7 +74,7 @@ async def test_with_every_sentinel_down_a_new_app_answers_503_then_recovers(
 ) -> None:
     topology = make_topology()
     for _ in topology.sentinel_nodes:
-        topology.kill("sentinel")
+        faults.kill(topology, "sentinel")
     async with app_client(settings_for(topology, failover_deadline=2)) as client:
         response = await client.post("/api/messages", json={"message": "nobody to ask"})
         assert response.status_code == 503

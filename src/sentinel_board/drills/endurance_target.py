@@ -13,15 +13,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from sentinel_board.drills.options import EnduranceOptions
 from sentinel_board.drills.targets import LocalTarget, Target
 from sentinel_board.keys import Keys
 from sentinel_board.topology import Node, Topology, TopologySpec, netns, probe, servers
 from sentinel_board.topology.ports import free_ports
-
-if TYPE_CHECKING:
-    from sentinel_board.drills.endurance import EnduranceOptions
 
 # The SHA1 of READ[start:stop], computed where the list is: nodes compared without copying it.
 DIGEST = (

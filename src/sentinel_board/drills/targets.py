@@ -16,19 +16,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sentinel_board.compose import engine, own
 from sentinel_board.compose.engine import docker
 from sentinel_board.compose.own import own_project
 from sentinel_board.compose.project import MASTER_NAME, Project
+from sentinel_board.drills.options import Options
 from sentinel_board.keys import Keys
-from sentinel_board.topology import Topology, netns, probe, process, render, servers
+from sentinel_board.topology import Topology, faults, netns, probe, process, render, servers
 from sentinel_board.topology.deploy import COMPOSE_DATA_HOSTS, COMPOSE_SENTINEL_HOSTS
 from sentinel_board.topology.layout import TopologyError
-
-if TYPE_CHECKING:
-    from sentinel_board.drills.runner import Options
 
 Address = tuple[str, int]
 KEYS = (Keys().unread, Keys().read)  # the board's, without a prefix
@@ -82,7 +80,7 @@ class LocalTarget:
         return self.topology.is_alive(node)
 
     def kill(self, role: str, index: int, sig: signal.Signals) -> str:
-        return self.topology.kill(role, index, sig).name
+        return faults.kill(self.topology, role, index, sig).name
 
     def start(self, node: str) -> None:
         self.topology.start(node)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import sys
 import time
@@ -333,17 +332,6 @@ class Topology:
                     if found.get("port") == str(node.port) and "s_down" in found.get("flags", ""):
                         return True
         return False
-
-    # -- faults ------------------------------------------------------------
-
-    def kill(self, role: str, index: int = 1, sig: signal.Signals = signal.SIGKILL) -> Node:
-        from sentinel_board.topology.faults import pick
-
-        node = pick(self, role, index, sig)
-        pid = process.read_pid(node.pid_path)
-        assert pid is not None
-        process.signal_node(pid, sig)
-        return node
 
     def start(self, name: str) -> Node:
         node = self.node(name)
