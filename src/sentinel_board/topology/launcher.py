@@ -1,3 +1,9 @@
+"""The local topology: start it (`up`), ask it what it is, bring nodes back, stop it.
+
+Longer than 300 lines: one object owns a topology's processes from start to stop, and what it
+asks of its nodes (ROLE, the sentinels' view) is what starting and resuming wait for.
+"""
+
 from __future__ import annotations
 
 import shutil

@@ -1,0 +1,50 @@
+"""`sentinel-board serve`: the web app alone, once its credentials are known to work."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import replace
+
+import click
+
+from sentinel_board.cli.terminal import console, settings_or_exit
+from sentinel_board.config import Settings, refused
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="json: one object per line, Sentinel's events and failovers with their fields.",
+)  # fmt: skip
+def serve(host: str, port: int, workers: int, log_level: str, log_format: str) -> None:
+    """The web app alone, configured by SENTINEL_BOARD_* environment variables."""
+    from sentinel_board.web.server import serve as run
+
+    settings = settings_or_exit()
+    refused = asyncio.run(_credentials_refused(settings))
+    if refused:
+        console.print(f"[red]Error:[/red] {refused}")
+        console.print("[dim]Hint:[/dim] the local topology's are in app.env in its run dir")
+        sys.exit(2)
+    run(host, port, workers, log_level, "json" if log_format == "json" else "text")
+
+
+async def _credentials_refused(settings: Settings) -> str | None:
+    """Before any worker starts: do the sentinels and the master take our credentials?"""
+    from sentinel_board.ha import CredentialsRefused, RedisHA, Unavailable
+
+    redis = RedisHA(replace(settings.ha_config(), failover_deadline=2.0))
+    try:
+        await redis.read(lambda client: client.ping())
+    except CredentialsRefused as error:
+        return refused(error)
+    except Unavailable:
+        pass  # no master yet: the app waits for one, as it does through a failover
+    finally:
+        await redis.aclose()
+    return None

@@ -1,0 +1,108 @@
+"""What the `sentinel-board` commands print: one console, a refusal as one line and a hint,
+the topology's status table, and bad settings each named."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from sentinel_board.config import Settings
+from sentinel_board.topology.layout import TopologyError
+
+F = TypeVar("F", bound=Callable[..., Any])
+# A log or a pipe is not an 80-column terminal: give the tables room there.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+
+
+def friendly_errors(command: F) -> F:
+    """A refusal is one line and a hint, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TopologyError as error:
+            console.print(f"[red]Error:[/red] {escape(str(error))}")  # it may quote a program
+            if error.hint:
+                console.print(f"[dim]Hint:[/dim] {escape(error.hint)}")
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def quiet_library_logs() -> None:
+    """The HA layer logs to `sentinel_board` (the server configures where); a command that
+    reports in its own words keeps those lines off the terminal."""
+    logging.getLogger("sentinel_board").addHandler(logging.NullHandler())
+
+
+def print_status(report: dict[str, Any]) -> None:
+    table = Table(title=f"master set {report['master_name']}", title_justify="left")
+    for column in ("node", "address", "pid", "role", "state"):
+        table.add_column(column, no_wrap=column != "state")
+
+    def row(item: dict[str, Any], state: str) -> None:
+        alive = state if item["alive"] else "[red]down[/red]"
+        pid = str(item["pid"]) if item["pid"] else "-"
+        table.add_row(item["name"], f"{item['host']}:{item['port']}", pid, item["role"], alive)
+
+    if report["master"]:
+        row(report["master"], "[green]up[/green]")
+    for item in report["replicas"]:
+        lag = f", lag {item['lag']} s" if item["lag"] is not None else ""
+        state = f"link {item['link']}, offset {item['offset']}{lag}"
+        if item["reports_role"] == "master":
+            state = "[yellow]back, still says master: Sentinel will make it a replica[/yellow]"
+        row(item, state)
+    for item in report["sentinels"]:
+        row(item, f"names {item['names_master'] or 'nothing'}")
+    if report["app"]:
+        app = report["app"]
+        state = "[green]up[/green]" if app["alive"] else "[red]down[/red]"
+        table.add_row("app", app["url"], str(app["pid"] or "-"), "board", state)
+    console.print(table)
+    for heard in (report["app"] or {}).get("listener") or []:
+        if heard["error"]:
+            console.print(
+                f"[red]The app does not hear sentinel {heard['sentinel']}:[/red] {heard['error']}"
+            )
+    if report["master"] is None:
+        console.print("[red]No master:[/red] no sentinel answers and no node says it is master.")
+    elif report["master_source"] == "role":
+        console.print("[yellow]No sentinel answers:[/yellow] the master by its own ROLE.")
+    quorum = "[green]reachable[/green]" if report["quorum_ok"] else "[red]NOT reachable[/red]"
+    console.print(f"Quorum: {quorum}")
+    if report["tls"]:
+        console.print("TLS: [green]on[/green] (CA in tls/ca.crt of the run dir)")
+    if report["auth"]:
+        secrets = Path(report["run_dir"]) / "secrets.json"
+        console.print(f"Auth: [green]on[/green] (passwords in {secrets}, readable by you only)")
+    else:
+        console.print(
+            "Auth: [red]OFF[/red]: any local process can read and write Redis (--no-auth)"
+        )
+
+
+def settings_or_exit() -> Settings:
+    """The settings from the environment, or each bad variable named and exit 2."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            field = "_".join(map(str, problem["loc"])).upper()
+            # A check across settings (loc empty) names its variables itself.
+            where = f"SENTINEL_BOARD_{field}: " if field else ""
+            message = problem["msg"].removeprefix("Value error, ")
+            console.print(f"[red]Error:[/red] {escape(where + message)}")
+        console.print("[dim]Hint:[/dim] see the Settings table in the README")
+        sys.exit(2)
