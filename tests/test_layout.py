@@ -109,3 +109,13 @@ def test_each_module_can_be_read_in_one_sitting_or_says_why_not() -> None:
         if len(lines) > LONGEST:
             head = "\n".join(lines[:10])
             assert "Longer than" in head, f"{name}: {len(lines)} lines and no reason at its top"
+
+
+def test_an_error_response_needs_neither_the_store_nor_the_ha_layer() -> None:
+    heavy = {"sentinel_board.store", "sentinel_board.ha", "sentinel_board.config"}
+    assert not reaches("sentinel_board.web.errors") & heavy
+
+
+def test_the_settings_import_no_code_that_reads_them_but_the_notifier_s_defaults() -> None:
+    """config.py holds settings: the notifier reads them, never the other way round."""
+    assert "sentinel_board.config" not in reaches("sentinel_board.notify")

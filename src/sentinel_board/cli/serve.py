@@ -9,7 +9,8 @@ from dataclasses import replace
 import click
 
 from sentinel_board.cli.terminal import console, settings_or_exit
-from sentinel_board.config import Settings, refused
+from sentinel_board.config import Settings
+from sentinel_board.refusals import refused
 
 
 @click.command()
