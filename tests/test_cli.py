@@ -76,6 +76,17 @@ def test_up_detach_status_kill_start_down(run_dir: Path) -> None:
     assert again.exit_code == 0 and again.output.startswith("Nothing was running: no topology")
 
 
+def test_up_s_default_quorum_is_a_majority_of_the_sentinels(run_dir: Path) -> None:
+    one = invoke(
+        "up", "--detach", "--no-app", "--replicas", "0", "--sentinels", "1", *ports(run_dir)
+    )
+    assert one.exit_code == 0, one.output
+    assert Topology.open(run_dir).spec.quorum == 1
+    config = (run_dir / "sentinel-1" / "sentinel.conf").read_text()
+    assert any(line.startswith("sentinel monitor mymaster ") and line.endswith(" 1")
+               for line in config.splitlines())  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("args", "message", "hint"),
     [

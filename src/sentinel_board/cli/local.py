@@ -23,6 +23,7 @@ from sentinel_board.cli.terminal import (
 )
 from sentinel_board.ha import ListenerState, sentinel_events
 from sentinel_board.topology import Topology, TopologySpec, faults, process
+from sentinel_board.topology.layout import consecutive, majority
 from sentinel_board.topology.status import collect
 
 SIGNALS = ("KILL", "TERM", "STOP", "CONT")
@@ -45,7 +46,7 @@ run_dir_option = click.option(
 @click.option("--no-app", is_flag=True, help="Start Redis and the sentinels only.")
 @click.option("--replicas", default=2, show_default=True, type=click.IntRange(0, 10))
 @click.option("--sentinels", default=3, show_default=True, type=click.IntRange(1, 9))
-@click.option("--quorum", default=2, show_default=True, type=click.IntRange(1, 9))
+@click.option("--quorum", type=click.IntRange(1, 9), help="Default: a majority of the sentinels.")
 @click.option("--down-after-ms", default=3000, show_default=True, type=click.IntRange(100))
 @click.option("--failover-timeout-ms", default=10000, show_default=True, type=click.IntRange(1000))
 @click.option(
@@ -85,7 +86,7 @@ def up(
     no_app: bool,
     replicas: int,
     sentinels: int,
-    quorum: int,
+    quorum: int | None,
     down_after_ms: int,
     failover_timeout_ms: int,
     server: str,
@@ -96,14 +97,12 @@ def up(
     key_prefix: str,
 ) -> None:
     """Start a master, replicas, sentinels and the board on 127.0.0.1."""
-    spec = TopologySpec.from_bases(
-        port_base=port_base,
-        sentinel_port_base=sentinel_port_base,
-        replicas=replicas,
-        sentinels=sentinels,
+    spec = TopologySpec(
+        data_ports=consecutive(port_base, 1 + replicas),
+        sentinel_ports=consecutive(sentinel_port_base, sentinels),
         run_dir=run_dir,
         app_port=None if no_app else app_port,
-        quorum=quorum,
+        quorum=quorum or majority(sentinels),
         down_after_ms=down_after_ms,
         failover_timeout_ms=failover_timeout_ms,
         server=server,
