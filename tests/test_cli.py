@@ -108,6 +108,21 @@ def test_errors_are_one_line_and_a_hint(args: list[str], message: str, hint: str
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["drill", "master-explodes"], "Hint: choose from: master-kill"),
+        (["render-config"], "Hint: for example"),
+        (["serve", "--log-level", "loud"], "'loud' is not one of 'critical'"),
+    ],
+)
+def test_a_usage_error_exits_2_with_the_usage_and_a_hint(args: list[str], said: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"Usage: main {args[0]} ")
+    assert said in result.output and "Traceback" not in result.output
+
+
 def test_bad_arguments_are_usage_errors() -> None:
     result = invoke("kill", "leader")
     assert result.exit_code == 2

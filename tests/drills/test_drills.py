@@ -85,7 +85,8 @@ def test_report_writes_pictures_an_index_a_summary_and_json(tmp_path: Path) -> N
 
 def test_an_unknown_scenario_is_refused_with_the_list() -> None:
     result = CliRunner().invoke(main, ["drill", "master-explodes"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2, "a usage error"
+    assert result.output.startswith("Usage: ")
     assert "Error: unknown scenario master-explodes" in result.output
     assert "master-kill" in result.output
 

@@ -69,5 +69,6 @@ def test_a_leak_of_files_connections_or_memory_fails_the_verdict() -> None:
 @pytest.mark.parametrize("args", [["endurance", "master-kill"], ["endurance", "--repeat", "2"]])
 def test_endurance_runs_alone_and_once(args: list[str]) -> None:
     result = CliRunner().invoke(main, ["drill", *args])
-    assert result.exit_code == 1
+    assert result.exit_code == 2, "a usage error"
+    assert result.output.startswith("Usage: ")
     assert "Error: endurance runs alone, once" in result.output and "Hint:" in result.output

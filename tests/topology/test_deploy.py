@@ -252,8 +252,11 @@ def test_render_config_matches_what_the_launcher_runs(topology: Topology, tmp_pa
 
 def test_render_config_refuses_bad_hosts_with_a_hint(tmp_path: Path) -> None:
     out = str(tmp_path / "out")
+    missing = render()
+    assert missing.exit_code == 2, "a usage error"
+    assert missing.output.startswith("Usage: ") and "--hosts and --out are needed" in missing.output
+    assert "Hint: for example" in missing.output
     for args, message in [
-        ((), "--hosts and --out are needed"),
         (("--hosts", " , ", "--out", out), "--hosts names no host"),
         (("--hosts", "a:99999", "--out", out), "is not host:port"),
         (("--hosts", "a,a", "--out", out), "port 6379 on a is given to two nodes"),

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.progress import Progress
 
-from sentinel_board.cli.terminal import console, friendly_errors, quiet_library_logs
-from sentinel_board.topology import TopologyError
+from sentinel_board.cli.terminal import console, friendly_errors, misused, quiet_library_logs
 
 if TYPE_CHECKING:
     from sentinel_board.drills.options import EnduranceOptions
@@ -93,11 +92,11 @@ def drill(
         from sentinel_board.drills.options import EnduranceOptions
 
         if len(scenarios) > 1 or repeat > 1 or len(chosen_servers) > 1:
-            raise TopologyError(
+            raise misused(
                 "endurance runs alone, once", "sentinel-board drill endurance --faults 100"
             )
         if set(targets) - {"local"}:
-            raise TopologyError(
+            raise misused(
                 "endurance runs on the local target only, for now",
                 "drop --target compose (its faults go through drills/target.py's Target: a "
                 "compose target implements the same)",
@@ -113,7 +112,7 @@ def drill(
 
     unknown = [name for name in scenarios if name not in SCENARIOS]
     if unknown:
-        raise TopologyError(
+        raise misused(
             f"unknown scenario {', '.join(unknown)}",
             f"choose from: {', '.join(SCENARIOS)}, or endurance (alone)",
         )

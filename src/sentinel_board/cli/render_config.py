@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from sentinel_board.cli.terminal import console, friendly_errors
-from sentinel_board.topology import TopologyError
+from sentinel_board.cli.terminal import console, friendly_errors, misused
 
 
 @click.command("render-config")
@@ -68,7 +67,7 @@ def render_config(
         sentinel_hosts = sentinel_hosts or ",".join(deploy.COMPOSE_SENTINEL_HOSTS)
         out = out or deploy.COMPOSE_OUT
     if not hosts or out is None:
-        raise TopologyError(
+        raise misused(
             "--hosts and --out are needed (or --compose)",
             "for example: sentinel-board render-config --hosts 10.0.0.1,10.0.0.2,10.0.0.3 "
             "--out deploy/prod",

@@ -12,12 +12,20 @@ from sentinel_board.cli.terminal import console, settings_or_exit
 from sentinel_board.config import Settings
 from sentinel_board.refusals import refused
 
+# The levels uvicorn knows: another is a usage error, not a traceback once it starts.
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-@click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+)
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
     help="json: one object per line, Sentinel's events and failovers with their fields.",

@@ -10,6 +10,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
+import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -20,6 +21,12 @@ from sentinel_board.topology.layout import TopologyError
 F = TypeVar("F", bound=Callable[..., Any])
 # A log or a pipe is not an 80-column terminal: give the tables room there.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+
+
+def misused(message: str, hint: str) -> click.UsageError:
+    """A command used wrongly (an unknown name, a missing option, a bad combination): exit 2
+    with click's usage message, as its own errors do, and a hint; exit 1 is for failures."""
+    return click.UsageError(f"{message}\nHint: {hint}", click.get_current_context())
 
 
 def friendly_errors(command: F) -> F:
