@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import subprocess
 from pathlib import Path
+
+import pytest
 
 import sentinel_board
 
@@ -119,3 +122,42 @@ def test_an_error_response_needs_neither_the_store_nor_the_ha_layer() -> None:
 def test_the_settings_import_no_code_that_reads_them_but_the_notifier_s_defaults() -> None:
     """config.py holds settings: the notifier reads them, never the other way round."""
     assert "sentinel_board.config" not in reaches("sentinel_board.notify")
+
+
+ROOT = SOURCE.parents[1]
+
+
+def layout_block() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```\n", 2)[1].splitlines()
+
+
+def tracked() -> list[str]:
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    return listed.stdout.splitlines()
+
+
+def test_the_readme_s_layout_names_every_tracked_file_s_place() -> None:
+    block = layout_block()
+    text = "\n".join(block)
+    left = {line.split()[0] for line in block if line and not line[0].isspace()}
+    files = tracked()
+    for path in files:
+        top, sep, _ = path.partition("/")
+        assert (top + sep in left) or any(entry.startswith(top + sep) for entry in left), path
+    package = {p.split("/")[2] for p in files if p.startswith("src/sentinel_board/")}
+    named = {word.strip(",").rstrip("/") for line in block if line.startswith("  ") and
+             not line.startswith("   ") for word in line.split()[:2]}  # fmt: skip
+    assert package <= {name.rstrip("/") for name in named}, package - named
+    modules = {Path(p).name for p in files if p.endswith(".py") and p.count("/") == 3}
+    missing = {m for m in modules if m != "__init__.py" and m not in text}
+    assert not missing, f"not in the README's Layout: {sorted(missing)}"
+    names = {Path(p).name for p in files}
+    ghosts = {w.strip(",()") for w in text.split() if w.strip(",()").endswith(".py")}
+    assert ghosts <= names, f"in the README's Layout, not in the tree: {sorted(ghosts - names)}"
