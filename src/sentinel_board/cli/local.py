@@ -23,6 +23,7 @@ from sentinel_board.cli.terminal import (
 )
 from sentinel_board.ha import ListenerState, sentinel_events
 from sentinel_board.topology import Topology, TopologySpec, faults, process
+from sentinel_board.topology.launcher import SentinelAccess
 from sentinel_board.topology.layout import consecutive, majority
 from sentinel_board.topology.status import collect
 
@@ -152,7 +153,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 async def _follow_until_signalled(
-    sentinels: list[tuple[str, int]], connect: dict[str, Any], as_json: bool
+    sentinels: list[tuple[str, int]], connect: SentinelAccess, as_json: bool
 ) -> None:
     quiet_library_logs()  # what the listener would log, this command prints its own way
     stop = asyncio.Event()
@@ -166,7 +167,7 @@ async def _follow_until_signalled(
 
 
 async def _print_events(
-    sentinels: list[tuple[str, int]], connect: dict[str, Any], as_json: bool
+    sentinels: list[tuple[str, int]], connect: SentinelAccess, as_json: bool
 ) -> None:
     """`connect`: the sentinels' password and TLS CA, as sentinel_events takes them.
     A sentinel that cannot be listened to is said once (on stderr with --json), and again
@@ -198,7 +199,7 @@ def watch(run_dir: Path, as_json: bool) -> None:
 
     The sentinels of the topology in --run-dir, or else those of SENTINEL_BOARD_SENTINELS.
     """
-    connect: dict[str, Any]
+    connect: SentinelAccess
     if (run_dir / "topology.json").exists():
         topology = Topology.open(run_dir)
         sentinels = topology.sentinel_addresses

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from sentinel_board.compose import engine, own
 from sentinel_board.compose.engine import docker
@@ -26,6 +26,7 @@ from sentinel_board.drills.options import Options
 from sentinel_board.keys import Keys
 from sentinel_board.topology import Topology, faults, netns, probe, process, render, servers
 from sentinel_board.topology.deploy import COMPOSE_DATA_HOSTS, COMPOSE_SENTINEL_HOSTS
+from sentinel_board.topology.launcher import SentinelAccess
 from sentinel_board.topology.layout import TopologyError
 
 Address = tuple[str, int]
@@ -38,7 +39,7 @@ class Target(Protocol):
     app_url: str
     data_nodes: list[str]
     sentinel_addresses: list[Address]
-    sentinel_options: dict[str, Any]
+    sentinel_options: SentinelAccess
 
     def master_name(self) -> str | None: ...
     def role(self, node: str) -> str | None: ...
@@ -130,7 +131,7 @@ class ComposeTarget:
             for address in map(project.address, COMPOSE_SENTINEL_HOSTS)
             if address is not None
         ]
-        self.sentinel_options = {"password": project.credentials.sentinel}
+        self.sentinel_options = SentinelAccess(password=project.credentials.sentinel, tls_ca=None)
 
     def master_name(self) -> str | None:
         return self.project.master()

@@ -15,7 +15,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from sentinel_board.topology import certificates, netns, probe, process, render, servers
 from sentinel_board.topology.certificates import TLSFiles
@@ -23,6 +23,13 @@ from sentinel_board.topology.credentials import Credentials, write_private
 from sentinel_board.topology.layout import Node, TopologyError, TopologySpec
 
 READY_TIMEOUT = 20.0
+
+
+class SentinelAccess(TypedDict):
+    """How to reach the sentinels, as `ha.sentinel_events` takes it: their password, the CA."""
+
+    password: str | None
+    tls_ca: str | Path | None
 
 
 def wait_for(what: str, predicate: Callable[[], bool], timeout: float = READY_TIMEOUT) -> None:
@@ -57,7 +64,7 @@ class Topology:
         self.tls = TLSFiles.in_dir(spec.run_dir) if spec.tls else None
 
     @property
-    def sentinel_options(self) -> dict[str, Any]:
+    def sentinel_options(self) -> SentinelAccess:
         """How to reach the sentinels, as `ha.sentinel_events` takes it."""
         return {"password": self.sentinel_password, "tls_ca": self.tls_ca}
 
