@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from sentinel_board.cli import main
 from sentinel_board.topology import Topology, faults, process
+from sentinel_board.topology.credentials import SENTINEL_USER
 from sentinel_board.topology.ports import free_port
 from tests.helpers import free_port_base, refuse_the_app, wait_until
 
@@ -261,3 +262,29 @@ def test_status_and_watch_say_which_sentinel_cannot_be_heard(
     finally:
         watcher.send_signal(signal.SIGTERM)
         watcher.communicate(timeout=10)
+
+
+@pytest.mark.failover
+def test_status_says_what_is_known_while_the_sentinels_disagree(
+    make_topology: Callable[..., Topology],
+) -> None:
+    """As in the seconds of a failover, made to last: one sentinel names another master, and
+    the master most name is dead (no failover: down-after is a minute)."""
+    topology = make_topology(down_after_ms=60_000)
+    replica, odd = topology.data_nodes[1], topology.sentinel_nodes[2]
+    assert topology.credentials is not None
+    for command in [
+        ("REMOVE", "mymaster"),
+        ("MONITOR", "mymaster", replica.host, replica.port, 2),
+        ("SET", "mymaster", "auth-user", SENTINEL_USER, "auth-pass", topology.credentials.monitor),
+    ]:
+        assert topology.ask(odd, "SENTINEL", *command) in (True, "OK"), command
+    assert faults.kill(topology, "master").name == "redis-1"
+    shown = invoke("status", "--run-dir", str(topology.spec.run_dir))
+    text = " ".join(shown.output.split())
+    assert shown.exit_code == 0 and "None" not in text, shown.output
+    assert (
+        "The sentinels disagree: sentinel-1, sentinel-2 name redis-1; sentinel-3 names redis-2"
+        in text
+    )
+    assert "link down, offset unknown" in text, shown.output

@@ -58,7 +58,7 @@ def test_up_renders_every_config_and_is_ready(topology: Topology) -> None:
 
 
 def test_status_reports_the_topology_as_the_sentinels_see_it(topology: Topology) -> None:
-    report = collect(topology)
+    report = collect(topology).as_json()
     assert report["quorum_ok"] is True
     assert report["app"] is None
     assert report["master_source"] == "sentinels"
@@ -107,15 +107,15 @@ def test_kill_and_start_a_replica_and_a_sentinel(make_topology: Callable[..., To
     replica = faults.kill(topology, "replica", index=2)
     assert replica.name == "redis-3"
     assert not topology.is_alive("redis-3")
-    assert {r["name"]: r["alive"] for r in collect(topology)["replicas"]}["redis-3"] is False
+    assert {r.name: r.alive for r in collect(topology).replicas}["redis-3"] is False
 
     sentinel = faults.kill(topology, "sentinel")
     assert sentinel.name == "sentinel-1" and not topology.is_alive("sentinel-1")
-    assert collect(topology)["quorum_ok"] is True, "two of three sentinels still authorize"
+    assert collect(topology).quorum_ok is True, "two of three sentinels still authorize"
 
     faults.kill(topology, "sentinel")
     faults.kill(topology, "sentinel")
-    report = collect(topology)
+    report = collect(topology).as_json()
     assert report["quorum_ok"] is False
     assert (report["master"]["name"], report["master_source"]) == ("redis-1", "role")
     assert [s["alive"] for s in report["sentinels"]] == [False, False, False]

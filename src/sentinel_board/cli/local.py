@@ -244,10 +244,10 @@ def down(run_dir: Path, purge: bool) -> None:
 def status(run_dir: Path, as_json: bool) -> None:
     """The topology as the sentinels see it now."""
     report = collect(Topology.open(run_dir))
-    if report["app"] and report["app"]["alive"]:
-        report["app"]["listener"] = _app_listener(report["app"]["url"])
+    if report.app and report.app.alive:
+        report.app.listener = _app_listener(report.app.url)
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json.dumps(report.as_json(), indent=2))
     else:
         print_status(report)
 

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from sentinel_board.config import Settings
 from sentinel_board.topology.layout import TopologyError
+from sentinel_board.topology.status import NodeStatus, ReplicaStatus, TopologyStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
 # A log or a pipe is not an 80-column terminal: give the tables room there.
@@ -51,51 +52,65 @@ def quiet_library_logs() -> None:
     logging.getLogger("sentinel_board").addHandler(logging.NullHandler())
 
 
-def print_status(report: dict[str, Any]) -> None:
-    table = Table(title=f"master set {report['master_name']}", title_justify="left")
+def print_status(report: TopologyStatus) -> None:
+    """The table `status` and `up` print: what is known, and never a Python None."""
+    table = Table(title=f"master set {report.master_name}", title_justify="left")
     for column in ("node", "address", "pid", "role", "state"):
         table.add_column(column, no_wrap=column != "state")
 
-    def row(item: dict[str, Any], state: str) -> None:
-        alive = state if item["alive"] else "[red]down[/red]"
-        pid = str(item["pid"]) if item["pid"] else "-"
-        table.add_row(item["name"], f"{item['host']}:{item['port']}", pid, item["role"], alive)
+    def row(item: NodeStatus, state: str) -> None:
+        alive = state if item.alive else "[red]down[/red]"
+        pid = str(item.pid) if item.pid else "-"
+        table.add_row(item.name, f"{item.host}:{item.port}", pid, item.role, alive)
 
-    if report["master"]:
-        row(report["master"], "[green]up[/green]")
-    for item in report["replicas"]:
-        lag = f", lag {item['lag']} s" if item["lag"] is not None else ""
-        state = f"link {item['link']}, offset {item['offset']}{lag}"
-        if item["reports_role"] == "master":
-            state = "[yellow]back, still says master: Sentinel will make it a replica[/yellow]"
-        row(item, state)
-    for item in report["sentinels"]:
-        row(item, f"names {item['names_master'] or 'nothing'}")
-    if report["app"]:
-        app = report["app"]
-        state = "[green]up[/green]" if app["alive"] else "[red]down[/red]"
-        table.add_row("app", app["url"], str(app["pid"] or "-"), "board", state)
+    if report.master:
+        row(report.master, "[green]up[/green]")
+    for replica in report.replicas:
+        row(replica, _replica_state(report, replica))
+    for sentinel in report.sentinels:
+        row(sentinel, f"names {sentinel.names_master or 'nothing'}")
+    if report.app:
+        app = report.app
+        state = "[green]up[/green]" if app.alive else "[red]down[/red]"
+        table.add_row("app", app.url, str(app.pid or "-"), "board", state)
     console.print(table)
-    for heard in (report["app"] or {}).get("listener") or []:
+    for heard in (report.app.listener if report.app else None) or []:
         if heard["error"]:
             console.print(
                 f"[red]The app does not hear sentinel {heard['sentinel']}:[/red] {heard['error']}"
             )
-    if report["master"] is None:
+    if report.disagreement:
+        console.print(
+            f"[yellow]The sentinels disagree:[/yellow] {escape(report.disagreement)}. The "
+            "master above is the one most name; a failover may be under way: ask again soon."
+        )
+    if report.master is None:
         console.print("[red]No master:[/red] no sentinel answers and no node says it is master.")
-    elif report["master_source"] == "role":
+    elif report.master_source == "role":
         console.print("[yellow]No sentinel answers:[/yellow] the master by its own ROLE.")
-    quorum = "[green]reachable[/green]" if report["quorum_ok"] else "[red]NOT reachable[/red]"
+    quorum = "[green]reachable[/green]" if report.quorum_ok else "[red]NOT reachable[/red]"
     console.print(f"Quorum: {quorum}")
-    if report["tls"]:
+    if report.tls:
         console.print("TLS: [green]on[/green] (CA in tls/ca.crt of the run dir)")
-    if report["auth"]:
-        secrets = Path(report["run_dir"]) / "secrets.json"
+    if report.auth:
+        secrets = Path(report.run_dir) / "secrets.json"
         console.print(f"Auth: [green]on[/green] (passwords in {secrets}, readable by you only)")
     else:
         console.print(
             "Auth: [red]OFF[/red]: any local process can read and write Redis (--no-auth)"
         )
+
+
+def _replica_state(report: TopologyStatus, replica: ReplicaStatus) -> str:
+    if replica.reports_role == "master":
+        naming = report.named.get(replica.name)
+        if naming:
+            return f"[yellow]says master, and {', '.join(naming)} name it master[/yellow]"
+        return "[yellow]back, still says master: Sentinel will make it a replica[/yellow]"
+    if replica.offset is None:  # the master does not answer, or does not list it yet
+        return f"link {replica.link}, offset unknown"
+    lag = f", lag {replica.lag} s" if replica.lag is not None else ""
+    return f"link {replica.link}, offset {replica.offset}{lag}"
 
 
 def settings_or_exit() -> Settings:
