@@ -288,3 +288,19 @@ def test_status_says_what_is_known_while_the_sentinels_disagree(
         in text
     )
     assert "link down, offset unknown" in text, shown.output
+
+
+@pytest.mark.failover
+def test_kill_cont_after_a_failover_names_the_node_it_wakes(
+    make_topology: Callable[..., Topology],
+) -> None:
+    topology = make_topology()
+    run_dir = str(topology.spec.run_dir)
+    stopped = invoke("kill", "master", "--signal", "STOP", "--run-dir", run_dir)
+    assert stopped.output.startswith("Sent SIGSTOP to redis-1 (the master, "), stopped.output
+    wait_until(lambda: topology.master_by_sentinels() not in (None, "redis-1"), timeout=20)
+    new = topology.master_by_sentinels()
+    woken = invoke("kill", "master", "--signal", "CONT", "--run-dir", run_dir)
+    assert woken.exit_code == 0, woken.output
+    said = " ".join(woken.output.split())
+    assert said.startswith(f"Sent SIGCONT to redis-1 (stopped, no longer the master: {new} is, ")

@@ -271,9 +271,15 @@ def _app_listener(url: str) -> list[dict[str, Any]] | None:
 @friendly_errors
 def kill(role: str, index: int, sig: str, run_dir: Path) -> None:
     """Send a signal to whichever node has ROLE now."""
-    node = faults.kill(Topology.open(run_dir), role, index, signal.Signals[f"SIG{sig}"])
+    topology = Topology.open(run_dir)
+    # CONT wakes the node STOP froze: after a failover, the master it was is one no longer.
+    master = topology.master_name() if sig == "CONT" and role == "master" else None
+    node = faults.kill(topology, role, index, signal.Signals[f"SIG{sig}"])
     pid = process.read_pid(node.pid_path)  # the pid file outlives the process until `down`
-    console.print(f"Sent SIG{sig} to {node.name} (the {role}, port {node.port}, pid {pid}).")
+    what = f"the {role}"
+    if master is not None and master != node.name:
+        what = f"stopped, no longer the master: {master} is"
+    console.print(f"Sent SIG{sig} to {node.name} ({what}, port {node.port}, pid {pid}).")
 
 
 @click.command()
