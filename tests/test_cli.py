@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -304,3 +305,29 @@ def test_kill_cont_after_a_failover_names_the_node_it_wakes(
     assert woken.exit_code == 0, woken.output
     said = " ".join(woken.output.split())
     assert said.startswith(f"Sent SIGCONT to redis-1 (stopped, no longer the master: {new} is, ")
+
+
+def test_a_refused_up_leaves_no_run_dir_and_down_purge_removes_an_older_one(
+    tmp_path: Path,
+) -> None:
+    run_dir = tmp_path / "run"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        refused = invoke("up", "--no-app", "--run-dir", str(run_dir), "--port-base", port)
+    assert refused.exit_code == 1 and "already in use" in refused.output
+    missing = invoke("up", "--run-dir", str(run_dir), "--server", "/no/redis-server")
+    assert missing.exit_code == 1 and "not found" in missing.output
+    assert not run_dir.exists(), "a refusal writes nothing, secrets.json included"
+
+    run_dir.mkdir()  # what a refused up left before: its passwords, and nothing started
+    (run_dir / "secrets.json").write_text("{}")
+    purged = invoke("down", "--purge", "--run-dir", str(run_dir))
+    assert purged.exit_code == 0 and "Removed" in purged.output
+    assert not run_dir.exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("not a run dir")
+    kept = invoke("down", "--purge", "--run-dir", str(tmp_path / "mine"))
+    assert "Nothing was running: no topology" in kept.output
+    assert (tmp_path / "mine" / "notes.txt").exists()

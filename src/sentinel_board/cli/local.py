@@ -23,7 +23,7 @@ from sentinel_board.cli.terminal import (
 )
 from sentinel_board.ha import ListenerState, sentinel_events
 from sentinel_board.topology import Topology, TopologySpec, faults, process
-from sentinel_board.topology.launcher import SentinelAccess
+from sentinel_board.topology.launcher import SentinelAccess, purge_left_by_a_refused_up
 from sentinel_board.topology.layout import consecutive, majority
 from sentinel_board.topology.status import collect
 
@@ -225,6 +225,9 @@ def watch(run_dir: Path, as_json: bool) -> None:
 def down(run_dir: Path, purge: bool) -> None:
     """Stop what `up --detach` started, by its pid files."""
     if not (run_dir / "topology.json").exists():
+        if purge and purge_left_by_a_refused_up(run_dir):
+            console.print(f"Nothing was running. Removed {run_dir.absolute()} (a refused up's).")
+            return
         console.print(f"Nothing was running: no topology in {run_dir.absolute()}.")
         return
     topology = Topology.open(run_dir)

@@ -51,6 +51,23 @@ def _port_taken(host: str, port: int) -> bool:
     return False
 
 
+# What an `up` of an earlier version left when it was refused before writing topology.json.
+LEFT_BY_A_REFUSED_UP = {"secrets.json", "tls", "app.env"}
+
+
+def purge_left_by_a_refused_up(run_dir: Path) -> bool:
+    """Delete a run dir holding only what a refused `up` left (never a topology's data, nor a
+    folder that is not a run dir); whether it did."""
+    try:
+        names = {entry.name for entry in run_dir.iterdir()}
+    except OSError:  # no such folder, or not a folder
+        return False
+    if not names or not names <= LEFT_BY_A_REFUSED_UP or "secrets.json" not in names:
+        return False
+    shutil.rmtree(run_dir)
+    return True
+
+
 class Topology:
     """A local Sentinel topology: data nodes, sentinels and, optionally, the app."""
 
@@ -60,7 +77,8 @@ class Topology:
         self.data_nodes = spec.data_nodes
         self.sentinel_nodes = spec.sentinel_nodes
         self.app = spec.app_node
-        self.credentials = Credentials.load_or_create(spec.run_dir) if spec.auth else None
+        # Written by `up` once it has checked it can start: a refusal leaves no run dir.
+        self.credentials = Credentials.load_or_generate(spec.run_dir) if spec.auth else None
         self.tls = TLSFiles.in_dir(spec.run_dir) if spec.tls else None
 
     @property
@@ -157,6 +175,8 @@ class Topology:
         spec.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         spec.run_dir.chmod(0o700)  # data, configs with passwords, keys: the owner's only
         spec.save()
+        if topology.credentials is not None:
+            topology.credentials.save(spec.run_dir)
         if topology.tls is not None and not topology.tls.exist():
             hosts = [spec.host, *(n.host for n in [*topology.data_nodes, *topology.sentinel_nodes])]
             certificates.create(topology.tls, hosts)
