@@ -331,3 +331,20 @@ def test_a_refused_up_leaves_no_run_dir_and_down_purge_removes_an_older_one(
     kept = invoke("down", "--purge", "--run-dir", str(tmp_path / "mine"))
     assert "Nothing was running: no topology" in kept.output
     assert (tmp_path / "mine" / "notes.txt").exists()
+
+
+def test_serve_refuses_to_start_with_a_key_prefix_the_acl_forbids(
+    make_topology: Callable[..., Topology],
+) -> None:
+    topology = make_topology(app_key_prefix="tenant-7:")
+    env = {**os.environ, **topology.app_env(), "SENTINEL_BOARD_KEY_PREFIX": "tenant-8:"}
+    argv = [*CLI, "serve", "--port", str(free_port())]
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("serve started, to answer every request 503")
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert "refused a command to the client's user (this user has no permissions" in said
+    assert "the ACL of SENTINEL_BOARD_REDIS_USERNAME must allow" in said
+    assert "Traceback" not in done.stdout + done.stderr

@@ -1,10 +1,20 @@
-"""What to tell when Redis or a sentinel refuses the app's credentials: the settings to look
-at, named, never their values. Said by `serve` before it starts, by the app at start-up, and in
-a 503's message."""
+"""Whether Redis and the sentinels take the app's credentials, and what to tell when they do
+not: the settings to look at, named, never their values. Asked by `serve` before it starts
+(the app itself, at start-up, only PINGs: an ACL may still change under it, and its requests
+then answer 503 saying so); told there and in a 503's message."""
 
 from __future__ import annotations
 
-from sentinel_board.ha import CredentialsRefused
+from sentinel_board.ha import CredentialsRefused, RedisHA
+from sentinel_board.keys import Keys
+
+
+async def try_credentials(redis: RedisHA, key_prefix: str) -> None:
+    """A PING, then a read of a key under the prefix (an ACL may take the user and refuse its
+    keys); CredentialsRefused when refused, Unavailable when there is no master yet."""
+    await redis.read(lambda client: client.ping())
+    await redis.call("LLEN", Keys(key_prefix).unread)
+
 
 # What to check when Redis or a sentinel refuses: the settings, named, never their values.
 CHECK = {

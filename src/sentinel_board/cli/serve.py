@@ -10,7 +10,7 @@ import click
 
 from sentinel_board.cli.terminal import console, settings_or_exit
 from sentinel_board.config import Settings
-from sentinel_board.refusals import refused
+from sentinel_board.refusals import refused, try_credentials
 
 # The levels uvicorn knows: another is a usage error, not a traceback once it starts.
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -35,21 +35,22 @@ def serve(host: str, port: int, workers: int, log_level: str, log_format: str) -
     from sentinel_board.web.server import serve as run
 
     settings = settings_or_exit()
-    refused = asyncio.run(_credentials_refused(settings))
-    if refused:
-        console.print(f"[red]Error:[/red] {refused}")
+    refusal = asyncio.run(_credentials_refused(settings))
+    if refusal:
+        console.print(f"[red]Error:[/red] {refusal}")
         console.print("[dim]Hint:[/dim] the local topology's are in app.env in its run dir")
         sys.exit(2)
     run(host, port, workers, log_level, "json" if log_format == "json" else "text")
 
 
 async def _credentials_refused(settings: Settings) -> str | None:
-    """Before any worker starts: do the sentinels and the master take our credentials?"""
+    """Before any worker starts: do the sentinels and the master take our credentials, and
+    the ACL our keys?"""
     from sentinel_board.ha import CredentialsRefused, RedisHA, Unavailable
 
     redis = RedisHA(replace(settings.ha_config(), failover_deadline=2.0))
     try:
-        await redis.read(lambda client: client.ping())
+        await try_credentials(redis, settings.key_prefix)
     except CredentialsRefused as error:
         return refused(error)
     except Unavailable:
