@@ -46,6 +46,7 @@ def pids_of(run_dir: Path) -> list[int]:
     return [pid for path in run_dir.glob("*/pid") if (pid := process.read_pid(path))]
 
 
+@pytest.mark.failover
 def test_up_detach_status_kill_start_down(run_dir: Path) -> None:
     result = invoke("up", "--detach", "--no-app", *ports(run_dir))
     assert result.exit_code == 0, result.output
@@ -177,6 +178,7 @@ def test_up_in_the_foreground_stops_everything_on_ctrl_c(run_dir: Path) -> None:
     assert not any(process.is_alive(pid) for pid in pids)
 
 
+@pytest.mark.failover
 def test_watch_prints_each_sentinel_event_as_a_json_line(
     make_topology: Callable[..., Topology],
 ) -> None:

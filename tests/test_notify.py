@@ -147,6 +147,7 @@ async def test_a_hung_receiver_does_not_hold_up_requests(settings: Settings) -> 
             assert '<dd id="webhooks">1</dd>' in (await client.get("/status/panel")).text
 
 
+@pytest.mark.failover
 async def test_a_failover_is_notified_once_across_two_app_instances(
     make_topology: Callable[..., Topology],
 ) -> None:

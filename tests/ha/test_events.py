@@ -27,7 +27,6 @@ def test_parse_switch_master() -> None:
     )
 
 
-@pytest.mark.failover
 @pytest.mark.parametrize(
     ("type_", "payload", "shown"),
     [
@@ -54,6 +53,7 @@ def test_concerns_names_the_instance(type_: str, payload: str, shown: str) -> No
     assert concerns(SentinelEvent(type_, payload, 0.0, "127.0.0.1:26379")) == shown
 
 
+@pytest.mark.failover
 async def test_a_failover_is_reported_once_though_every_sentinel_reports_it(
     make_topology: Callable[..., Topology],
 ) -> None:

@@ -80,6 +80,7 @@ def test_status_reports_the_topology_as_the_sentinels_see_it(topology: Topology)
         assert set(sentinel) >= {"name", "host", "port", "pid", "role", "alive"}
 
 
+@pytest.mark.failover
 def test_kill_master_fails_over_and_sentinel_rewrites_the_configs(
     make_topology: Callable[..., Topology],
 ) -> None:
@@ -102,6 +103,7 @@ def test_kill_master_fails_over_and_sentinel_rewrites_the_configs(
     assert topology.master_name() == new
 
 
+@pytest.mark.failover
 def test_kill_and_start_a_replica_and_a_sentinel(make_topology: Callable[..., Topology]) -> None:
     topology = make_topology()
     replica = faults.kill(topology, "replica", index=2)
@@ -131,6 +133,7 @@ def test_kill_and_start_a_replica_and_a_sentinel(make_topology: Callable[..., To
         topology.start("redis-3")
 
 
+@pytest.mark.failover
 def test_stop_and_continue_the_master(make_topology: Callable[..., Topology]) -> None:
     topology = make_topology(down_after_ms=5000)
     frozen = faults.kill(topology, "master", sig=signal.SIGSTOP)
@@ -140,6 +143,7 @@ def test_stop_and_continue_the_master(make_topology: Callable[..., Topology]) ->
     assert not process.is_stopped(pid)
 
 
+@pytest.mark.failover
 def test_up_again_after_a_failover_keeps_the_promoted_master_and_every_message(
     make_topology: Callable[..., Topology],
 ) -> None:

@@ -63,6 +63,7 @@ def test_a_certificate_from_another_ca_is_refused(tls_topology: Topology, tmp_pa
         client.ping()
 
 
+@pytest.mark.failover
 async def test_the_app_verifies_and_follows_a_failover_over_tls(
     make_topology: Callable[..., Topology],
 ) -> None:

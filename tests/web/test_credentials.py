@@ -69,6 +69,7 @@ async def test_a_command_the_acl_refuses_is_a_clear_503(
     assert response.headers["Retry-After"] == "30", "not a failover: no point retrying at once"
 
 
+@pytest.mark.failover
 async def test_with_every_sentinel_down_a_new_app_answers_503_then_recovers(
     make_topology: Callable[..., Topology],
 ) -> None:
