@@ -1,5 +1,6 @@
-"""A test that kills nodes carries the `failover` marker (`-m "not failover"` leaves it out);
-a test that kills nothing does not."""
+"""The tests' own rules. A test that kills nodes carries the `failover` marker (`-m "not
+failover"` leaves it out); a test that kills nothing does not; no test resets the state of the
+topology the others share."""
 
 from __future__ import annotations
 
@@ -52,3 +53,20 @@ def test_a_test_that_kills_nothing_is_not_marked_failover() -> None:
         if marked and not kills and name != "test_markers.py"
     ]
     assert not needless
+
+
+# The fixtures that hand a test the topology every test shares (tests/conftest.py, tests/ha).
+SHARED = {"topology", "master", "config"}
+RESETS = ("script_flush", "config_resetstat", "'SCRIPT', 'FLUSH'", "'CONFIG', 'RESETSTAT'")
+
+
+def test_no_test_resets_the_shared_topology_s_state() -> None:
+    offenders = []
+    for path in sorted(TESTS.rglob("test_*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                arguments = {argument.arg for argument in node.args.args}
+                body = "\n".join(ast.unparse(statement) for statement in node.body)
+                if arguments & SHARED and any(reset in body for reset in RESETS):
+                    offenders.append(f"{path.relative_to(TESTS)}::{node.name}")
+    assert not offenders, "use a topology of the test's own (make_topology), or restore it"
