@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sentinel_board.cli import main
-from sentinel_board.topology import Topology, faults, process
+from sentinel_board.topology import Topology, faults, probe, process
 from sentinel_board.topology.credentials import SENTINEL_USER
 from sentinel_board.topology.ports import free_port
 from tests.helpers import free_port_base, refuse_the_app, wait_until
@@ -350,3 +350,27 @@ def test_serve_refuses_to_start_with_a_key_prefix_the_acl_forbids(
     assert "refused a command to the client's user (this user has no permissions" in said
     assert "the ACL of SENTINEL_BOARD_REDIS_USERNAME must allow" in said
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_up_again_applies_sentinel_s_settings_and_names_what_cannot_change(
+    run_dir: Path,
+) -> None:
+    first = ports(run_dir)
+    assert invoke("up", "--detach", "--no-app", *first).exit_code == 0
+    assert invoke("down", "--run-dir", str(run_dir)).exit_code == 0
+    again = invoke("up", "--detach", "--no-app", *first, "--down-after-ms", "2000")
+    assert again.exit_code == 0, again.output
+    assert "Changed on every sentinel (SENTINEL SET): down-after-milliseconds 1000 -> 2000" in (
+        again.output
+    )
+    topology = Topology.open(run_dir)
+    for sentinel in topology.sentinel_nodes:
+        master = probe.fields(topology.ask(sentinel, "SENTINEL", "MASTER", "mymaster"))
+        assert master["down-after-milliseconds"] == "2000", sentinel.name
+        assert "down-after-milliseconds mymaster 2000" in sentinel.config_path.read_text()
+    assert invoke("down", "--run-dir", str(run_dir)).exit_code == 0
+    other = invoke("up", "--detach", "--no-app", *first, "--sentinels", "1", "--quorum", "1")
+    assert other.exit_code == 1
+    said = " ".join(other.output.split())
+    assert "its sentinel ports (--sentinel-port-base, --sentinels) cannot change" in said
+    assert "--down-after-ms" in said

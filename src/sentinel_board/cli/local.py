@@ -124,6 +124,8 @@ def up(
     detached = False
     try:
         print_status(collect(topology))
+        for option, (was, now) in topology.live_changes.items():
+            console.print(f"Changed on every sentinel (SENTINEL SET): {option} {was} -> {now}")
         if spec.app_url:
             console.print(f"\nThe board: [bold]{spec.app_url}[/bold]")
         if detach:

@@ -20,7 +20,7 @@ from typing import Any, TypedDict
 from sentinel_board.topology import certificates, netns, probe, process, render, servers
 from sentinel_board.topology.certificates import TLSFiles
 from sentinel_board.topology.credentials import Credentials, write_private
-from sentinel_board.topology.layout import Node, TopologyError, TopologySpec
+from sentinel_board.topology.layout import LIVE, Node, TopologyError, TopologySpec
 
 READY_TIMEOUT = 20.0
 
@@ -80,6 +80,8 @@ class Topology:
         # Written by `up` once it has checked it can start: a refusal leaves no run dir.
         self.credentials = Credentials.load_or_generate(spec.run_dir) if spec.auth else None
         self.tls = TLSFiles.in_dir(spec.run_dir) if spec.tls else None
+        # Sentinel's settings `up` changed on a stopped topology's sentinels: option -> was, now.
+        self.live_changes: dict[str, tuple[int, int]] = {}
 
     @property
     def sentinel_options(self) -> SentinelAccess:
@@ -155,10 +157,12 @@ class Topology:
                     f"{spec.run_dir} already runs a topology ({', '.join(n.name for n in alive)})",
                     "stop it with `sentinel-board down`, or use another --run-dir",
                 )
-            if not previous.spec.same_redis_setup(spec):
+            if fixed := spec.fixed_changes(previous.spec):
                 raise TopologyError(
-                    f"{spec.run_dir} holds the data of a topology with other ports or settings",
-                    "`sentinel-board down --purge` deletes it; or choose another --run-dir",
+                    f"{spec.run_dir} holds the data of a topology with other ports or settings: "
+                    f"its {', '.join(fixed)} cannot change",
+                    "`sentinel-board down --purge` deletes it; or choose another --run-dir "
+                    "(--quorum, --down-after-ms and --failover-timeout-ms can change)",
                 )
             if (was := servers.find(previous.spec.server)).kind != server.kind:
                 raise TopologyError(
@@ -187,6 +191,8 @@ class Topology:
                 netns.create(spec.netns_subnet, [*topology.data_nodes, *topology.sentinel_nodes])
             master = topology._start_data_nodes(server, resume)
             topology._start_sentinels(server, resume, master)
+            if resume:
+                topology._apply_live_changes()
             if topology.app is not None:
                 topology._start_app()
         except BaseException:
@@ -257,6 +263,21 @@ class Topology:
             wait_for("the sentinels agreeing on the master", self.sentinels_agree)
         except TopologyError as error:
             raise TopologyError(f"{error}; they see:\n{self._sentinel_views()}") from None
+
+    def _apply_live_changes(self) -> None:
+        """Sentinel's settings as the spec says, on every sentinel that restarted with others
+        (`up` again with another --down-after-ms, say): SENTINEL SET, which rewrites its config."""
+        name = self.spec.master_name
+        for node in self.sentinel_nodes:
+            running = probe.fields(self.ask(node, "SENTINEL", "MASTER", name))
+            for field, option in LIVE.items():
+                now = getattr(self.spec, field)
+                if running.get(option) in (None, str(now)):
+                    continue
+                reply = self.ask(node, "SENTINEL", "SET", name, option, now)
+                if reply not in (True, "OK"):
+                    raise TopologyError(f"{node.name} did not take {option} {now}: {reply}")
+                self.live_changes[option] = (int(running[option]), now)
 
     def _start_app(self) -> None:
         assert self.app is not None

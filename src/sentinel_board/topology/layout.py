@@ -130,6 +130,25 @@ class SentinelSetup(ABC):
             )
 
 
+# What a run dir's configs and data fix, by field: what to say of it.
+FIXED = {
+    "host": "host",
+    "data_ports": "data node ports (--port-base, --replicas)",
+    "sentinel_ports": "sentinel ports (--sentinel-port-base, --sentinels)",
+    "master_name": "master name",
+    "netns_subnet": "network namespaces",
+    "auth": "auth (--no-auth)",
+    "tls": "TLS (--tls)",
+}
+# What `up` applies to sentinels restarted with other values (SENTINEL SET), by field: the
+# option, as SENTINEL MASTER names it too.
+LIVE = {
+    "quorum": "quorum",
+    "down_after_ms": "down-after-milliseconds",
+    "failover_timeout_ms": "failover-timeout",
+}
+
+
 @dataclass(frozen=True)
 class TopologySpec(SentinelSetup):
     """What `up` starts on this machine. Ports are explicit so tests can ask for free ones."""
@@ -157,14 +176,12 @@ class TopologySpec(SentinelSetup):
     def nodes(self) -> list[Node]:
         return [*super().nodes, *filter(None, [self.app_node])]
 
-    def same_redis_setup(self, other: TopologySpec) -> bool:
-        """Whether `other` can restart from this one's configs and data (the app may differ)."""
-        keep = [
-            *("host", "data_ports", "sentinel_ports", "quorum"),
-            *("down_after_ms", "failover_timeout_ms", "master_name", "netns_subnet", "auth"),
-            "tls",
+    def fixed_changes(self, previous: TopologySpec) -> list[str]:
+        """What `previous` (a run dir's) has otherwise, that its configs and data cannot take
+        without deleting them (the app's settings may differ; LIVE ones are applied)."""
+        return [
+            what for name, what in FIXED.items() if getattr(self, name) != getattr(previous, name)
         ]
-        return all(getattr(self, name) == getattr(other, name) for name in keep)
 
     def _node(self, kind: Kind, number: int, port: int) -> Node:
         name = f"{kind}-{number}"
