@@ -20,15 +20,13 @@ import redis
 
 from sentinel_board.compose.engine import docker
 from sentinel_board.compose.project import DATA_PORT, MASTER_NAME, Project
+from sentinel_board.drills.options import EnduranceOptions, Options
 from sentinel_board.drills.targets import ComposeTarget, LocalTarget, Target, compose_target
 from sentinel_board.keys import Keys
 from sentinel_board.topology import Topology, TopologySpec, netns, probe, render, servers
 from sentinel_board.topology.deploy import COMPOSE_SENTINEL_HOSTS
 from sentinel_board.topology.layout import TopologyError
 from sentinel_board.topology.ports import free_ports
-
-if TYPE_CHECKING:
-    from sentinel_board.drills.endurance import EnduranceOptions
 
 # The SHA1 of READ[start:stop], computed where the list is: nodes compared without copying it.
 DIGEST = (
@@ -254,8 +252,6 @@ def compose_endurance_target(
     """The running compose project with its own settings (left as found), or one of the
     drill's own with `options` on `server` (targets.compose_target); the options as they
     apply there."""
-    from sentinel_board.drills.runner import Options
-
     asked = Options(options.down_after_ms, options.failover_deadline, options.read_from)
     with compose_target(root, asked, server, say, fresh) as (target, found):
         yield (

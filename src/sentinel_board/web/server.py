@@ -99,6 +99,7 @@ def _granian(
     from granian.log import LogLevels
     from granian.server import Server
 
+    level = log_level.lower()
     config = logging_config(log_level, log_format)
     handler = config["loggers"]["sentinel_board"]["handlers"]
     config["loggers"] = {
@@ -107,6 +108,6 @@ def _granian(
     }
     Server(
         app, address=host, port=port, interface=Interfaces.ASGI, workers=workers,
-        loop=Loops.uvloop, factory=True, log_level=LogLevels(log_level.lower()),
+        loop=Loops.uvloop, factory=True, log_level=LogLevels({"trace": "debug"}.get(level, level)),
         log_dictconfig=config, log_access=False, workers_kill_timeout=10,
     ).serve()  # fmt: skip
