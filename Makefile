@@ -6,12 +6,11 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?=
 # Every extra: `make run` and `make test` need them all (pip install sentinel-board is the server).
-EXTRAS := dev,plot,tls
+EXTRAS := dev,bench,plot,tls
 
 REDIS := redis-server=redis-server redis-sentinel=redis-sentinel
 BROWSER := chromium=chromium
 LOAD := wrk=wrk redis-benchmark=redis-tools
-BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: FORCE run test lint bench redis browser docker compose-config compose-up compose-down compose-test clean
 
@@ -43,12 +42,8 @@ run: $(STAMP) redis
 test: $(STAMP) redis browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[$(EXTRAS),bench]'
-	@touch $@
-
 # Our app and the reference peer (bench/peers/seed_flask) side by side, driven by wrk.
-bench: $(BENCH_STAMP) redis
+bench: $(STAMP) redis
 	@scripts/ensure-commands $(LOAD)
 	$(BIN)/python -m bench.run $(ARGS)
 

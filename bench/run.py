@@ -24,6 +24,7 @@ from bench.scale import KEYS
 from bench.servers import PEER_NAME, Server, start_ours, start_peer, start_topology
 from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
+from sentinel_board.web.server import HTTP_SERVERS
 
 console = Console(width=max(120, Console().width))
 
@@ -52,6 +53,7 @@ class Row:
     workload: str
     server: str
     figures: Figures
+    http: str = ""  # ours: the HTTP server, whose floor the row is compared with
 
 
 class Bench:
@@ -64,6 +66,7 @@ class Bench:
         self.password = topology.password(master)
         self.redis = scale.admin(*self.master, self.password)
         self.rows: list[Row] = []
+        self.floors: dict[tuple[str, str], Figures] = {}  # (workload, HTTP server) -> floor
 
     def reset(self, seed: int) -> None:
         self.redis.delete(KEYS.unread, KEYS.read)
@@ -89,7 +92,10 @@ class Bench:
             for server in servers:
                 runs[server.name].append(self.run(server, workload, label))
         for server in servers:
-            self.rows.append(Row(label, server.name, median_run(runs[server.name])))
+            self.rows.append(Row(label, server.name, median_run(runs[server.name]), server.http))
+
+    def floor(self, floor: Server, workload: Workload) -> None:
+        self.floors[workload.name, floor.http] = self.run(floor, workload, workload.name)
 
 
 def median_run(runs: list[Figures]) -> Figures:
@@ -145,14 +151,28 @@ def scale_figures(bench: Bench, ours: Server) -> dict[str, Any]:
 def report(bench: Bench, extra: dict[str, Any]) -> None:
     peer = {row.workload: row.figures for row in bench.rows if row.server == PEER_NAME}
     table = Table(title="HTTP, wrk -t2, same machine", title_justify="left")
-    for column in ("workload", "server", "req/s", "p50 ms", "p99 ms", "errors", "vs peer"):
+    columns = ("workload", "server", "req/s", "p50 ms", "p99 ms", "errors", "vs peer", "of floor")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("workload", "server") else "right")
     for row in bench.rows:
         f, base = row.figures, peer.get(row.workload)
         ratio = f"{f.rps / base.rps:.1f}x" if base and row.server != PEER_NAME else ""
+        floor = bench.floors.get((row.workload, row.http))
+        share = f"{f.rps / floor.rps:.0%}" if floor else ""
         table.add_row(row.workload, row.server, f"{f.rps:,.0f}", f"{f.p50_ms:.1f}",
-                      f"{f.p99_ms:.1f}", str(f.errors), ratio)  # fmt: skip
+                      f"{f.p99_ms:.1f}", str(f.errors), ratio, share)  # fmt: skip
     console.print(table)
+    floors = Table(title="Floors: the same app, server and workers, no Redis", title_justify="left")
+    for column in ("workload", "HTTP server", "req/s", "p99 ms"):
+        floors.add_column(column, justify="left" if column == "workload" else "right")
+    for (workload, http), f in bench.floors.items():
+        floors.add_row(workload, http, f"{f.rps:,.0f}", f"{f.p99_ms:.1f}")
+    console.print(floors)
+    by = {(row.workload, row.server): row.figures for row in bench.rows}
+    for server in dict.fromkeys(row.server for row in bench.rows if row.http):
+        form, api = by.get(("POST /message", server)), by.get(("POST /api/messages", server))
+        if form and api:
+            console.print(f"{server}: POST /api/messages at {api.rps / form.rps:.0%} of the form")
     redis_table = Table(title="redis-benchmark on the master (-c 50)", title_justify="left")
     redis_table.add_column("command")
     redis_table.add_column("req/s", justify="right")
@@ -193,40 +213,52 @@ def main(seconds: float, connections: int, workers: int, rounds: int, scaling: b
         servers: list[Server] = []
         try:
             bench = Bench(topology, seconds, connections)
-            ours = start_ours(topology, free_port(), workers, Path(folder))
+            ours = {http: start_ours(topology, free_port(), workers, Path(folder), http)
+                    for http in HTTP_SERVERS}  # fmt: skip
+            servers += ours.values()
             peer = start_peer(topology, free_port(), Path(folder))
-            servers += [ours, peer]
+            servers.append(peer)
             console.print("Side by side:")
             for workload in WORKLOADS:
-                bench.measure([ours, peer] if workload.peer else [ours], workload, rounds)
-            bench.measure([ours], Workload("GET /healthz (floor: no Redis)", "/healthz"))
-            peer.stop()
-            servers.remove(peer)
+                side = [*ours.values(), peer] if workload.peer else [*ours.values()]
+                bench.measure(side, workload, rounds)
+            for server in [peer, *ours.values()]:
+                server.stop()
+                servers.remove(server)
+            console.print("Floors (no Redis):")
+            for http in HTTP_SERVERS:
+                floor = start_ours(topology, free_port(), workers, Path(folder), http, floor=True)
+                servers.append(floor)
+                for workload in WORKLOADS:
+                    bench.floor(floor, workload)
+                floor.stop()
+                servers.remove(floor)
             if scaling:
                 console.print("Workers:")
-                ours.stop()
-                servers.remove(ours)
-                for count in (1, 2, 4):
-                    server = start_ours(topology, free_port(), count, Path(folder))
-                    servers.append(server)
-                    for workload in SCALING:
-                        bench.measure([server], workload, label=f"{workload.name} (workers)")
-                    server.stop()
-                    servers.remove(server)
-                ours = start_ours(topology, free_port(), workers, Path(folder))
-                servers.append(ours)
+                for http in HTTP_SERVERS:
+                    for count in (1, 2, 4):
+                        server = start_ours(topology, free_port(), count, Path(folder), http)
+                        servers.append(server)
+                        for workload in SCALING:
+                            bench.measure([server], workload, label=f"{workload.name} (workers)")
+                        server.stop()
+                        servers.remove(server)
+            ours_default = start_ours(topology, free_port(), workers, Path(folder))
+            servers.append(ours_default)
             extra: dict[str, Any] = {
                 "redis_benchmark": redis_benchmark(*bench.master, bench.password)
             }
             if not skip_scale:
                 console.print("Scale:")
-                extra["scale"] = scale_figures(bench, ours)
+                extra["scale"] = scale_figures(bench, ours_default)
             report(bench, extra)
             if json_path:
-                rows = [{"workload": r.workload, "server": r.server, **asdict(r.figures)}
-                        for r in bench.rows]  # fmt: skip
+                rows = [{"workload": r.workload, "server": r.server, "http": r.http,
+                         **asdict(r.figures)} for r in bench.rows]  # fmt: skip
+                floors = [{"workload": w, "http": h, **asdict(f)}
+                          for (w, h), f in bench.floors.items()]  # fmt: skip
                 data = {"seconds": seconds, "connections": connections, "rounds": rounds,
-                        "rows": rows, **extra}  # fmt: skip
+                        "rows": rows, "floors": floors, **extra}  # fmt: skip
                 json_path.write_text(json.dumps(data, indent=2) + "\n")
                 console.print(f"Figures written to {json_path}")
         finally:

@@ -21,10 +21,15 @@ def admin(host: str, port: int, password: str | None) -> redis.Redis:
     return redis.Redis(host=host, port=port, password=password, socket_timeout=30)
 
 
+def fill_payload() -> str:
+    """A message as the app stores it (JSON), of a typical length."""
+    text = "a message of about forty characters, ok?"
+    return Message("0" * 32, text, "2026-11-25T09:00:00.000+00:00").to_json()
+
+
 def fill(client: redis.Redis, key: str, count: int) -> None:
     """`count` messages as the app stores them, pushed in pipelined batches."""
-    text = "a message of about forty characters, ok?"
-    payload = Message("0" * 32, text, "2026-11-25T09:00:00.000+00:00").to_json()
+    payload = fill_payload()
     for start in range(0, count, BATCH):
         client.rpush(key, *([payload] * min(BATCH, count - start)))
     client.wait(1, 10_000)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from sentinel_board.topology import Topology, TopologySpec, process
 from sentinel_board.topology.ports import free_ports
+from sentinel_board.web.server import HttpServer
 
+ROOT = Path(__file__).parent.parent  # the checkout: bench/ is importable from here
 # The seed translated literally (bench/peers/seed_flask); SENTINEL_BOARD_PEER_DIR: another.
 PEER = Path(
     os.environ.get("SENTINEL_BOARD_PEER_DIR") or Path(__file__).parent / "peers" / "seed_flask"
@@ -25,6 +27,7 @@ class Server:
     name: str
     url: str
     pid: int
+    http: str = ""  # ours: the HTTP server (uvicorn or granian)
 
     def stop(self) -> None:
         process.stop(self.pid)
@@ -54,19 +57,32 @@ def _ready(url: str, deadline: float, pid: int, log: Path) -> None:
 
 
 def start_ours(
-    topology: Topology, port: int, workers: int, folder: Path, env: dict[str, str] | None = None
+    topology: Topology,
+    port: int,
+    workers: int,
+    folder: Path,
+    http_server: HttpServer = "uvicorn",
+    floor: bool = False,
+    env: dict[str, str] | None = None,
 ) -> Server:
+    """`sentinel-board serve` with `workers` behind `http_server`; `floor`: the same, its
+    store answering from memory (bench/floor.py)."""
     folder.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "sentinel_board", "serve", "--port", str(port)]
-    command += ["--workers", str(workers), "--log-level", "warning"]
-    log = folder / f"ours-{workers}.log"
+    module = "bench.floor" if floor else "sentinel_board"
+    command = [sys.executable, "-m", module] + (
+        [] if floor else ["serve", "--log-level", "warning"]
+    )
+    command += ["--port", str(port), "--workers", str(workers), "--http-server", http_server]
+    name = f"{'floor' if floor else 'ours'}-{http_server}-{workers}"
+    log = folder / f"{name}.log"
     pid = process.spawn(
-        command, workdir=folder, pid_path=folder / f"ours-{workers}.pid", log_path=log,
+        command, workdir=ROOT, pid_path=folder / f"{name}.pid", log_path=log,
         env={**topology.app_env(), **(env or {})},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     _ready(url + "/readyz", time.monotonic() + 30, pid, log)
-    return Server(f"sentinel-board, {workers} worker{'s' if workers > 1 else ''}", url, pid)
+    label = f"{'floor' if floor else 'sentinel-board'}, {http_server}, {workers} worker"
+    return Server(label + ("s" if workers > 1 else ""), url, pid, http_server)
 
 
 def start_peer(topology: Topology, port: int, folder: Path) -> Server:

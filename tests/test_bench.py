@@ -1,9 +1,22 @@
-"""The benchmark's own arithmetic: wrk's report read right (the figures come from `make bench`)."""
+"""The benchmark's own arithmetic (wrk's report read right; the figures come from `make bench`),
+and what it runs: our app behind each HTTP server, the floor, the reference peer."""
 
 from __future__ import annotations
 
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bench.floor import PAGE
 from bench.load import Figures, parse
 from bench.run import median_run
+from bench.servers import start_ours, start_peer
+from sentinel_board.topology import Topology
+from sentinel_board.topology.ports import free_port
+from sentinel_board.web.server import HTTP_SERVERS, HttpServer
 
 REPORT = """\
 Running 8s test @ http://127.0.0.1:40001/unread-list/size
@@ -46,3 +59,66 @@ def test_the_median_run_is_kept() -> None:
     assert median_run(runs).p99_ms == 2.0, "the whole run, its latencies with it"
     assert median_run(runs[:2]).rps == 100.0, "of two, the lower"
     assert median_run(runs[:1]).rps == 300.0
+
+
+@pytest.mark.parametrize("http", HTTP_SERVERS)
+def test_our_app_behind_each_http_server_stores_what_it_acknowledges(
+    topology: Topology, tmp_path: Path, http: HttpServer
+) -> None:
+    """`serve --http-server`: the app behind uvicorn or granian, as `make bench` runs it."""
+    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
+    ours = start_ours(
+        topology, free_port(), 2, tmp_path, http, env={"SENTINEL_BOARD_KEY_PREFIX": prefix}
+    )
+    try:
+        for n in range(3):
+            _post(ours.url, f"through {http} {n}")
+        assert _get(ours.url, "/unread-list/size") == "3"
+        assert "through " + http in _get(ours.url, "/messages")
+    finally:
+        ours.stop()
+    assert _llen(topology, prefix + "UNREAD") == 3
+
+
+@pytest.mark.parametrize("http", HTTP_SERVERS)
+def test_the_floor_answers_every_route_without_redis(
+    topology: Topology, tmp_path: Path, http: HttpServer
+) -> None:
+    """bench/floor.py: the same app and server, its store in memory: a post reaches no list."""
+    prefix = f"floor-{uuid.uuid4().hex[:8]}:"
+    env = {"SENTINEL_BOARD_KEY_PREFIX": prefix}
+    floor = start_ours(topology, free_port(), 1, tmp_path, http, floor=True, env=env)
+    try:
+        _post(floor.url, "to the floor")
+        assert _get(floor.url, "/unread-list/size") == "1"
+        page = _get(floor.url, "/messages")
+        assert page.count("a message of about forty characters") == 2 * PAGE
+    finally:
+        floor.stop()
+    assert _llen(topology, prefix + "UNREAD") == 0
+
+
+def test_the_reference_peer_runs_from_the_repository(topology: Topology, tmp_path: Path) -> None:
+    """bench/peers/seed_flask: the seed's controller in Flask, behind gunicorn's 4 workers."""
+    peer = start_peer(topology, free_port(), tmp_path)
+    try:
+        before = int(_get(peer.url, "/unread-list/size"))
+        _post(peer.url, "to the peer")
+        assert int(_get(peer.url, "/unread-list/size")) == before + 1
+    finally:
+        peer.stop()
+
+
+def _post(url: str, text: str) -> None:
+    body = urllib.parse.urlencode({"message": text}).encode()
+    with urllib.request.urlopen(url + "/message", data=body, timeout=10) as answer:
+        assert answer.status == 200
+
+
+def _get(url: str, path: str) -> str:
+    with urllib.request.urlopen(url + path, timeout=10) as answer:
+        return str(answer.read().decode()).strip()
+
+
+def _llen(topology: Topology, key: str) -> int:
+    return int(topology.ask(topology.node(topology.master_name() or ""), "LLEN", key))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,7 +15,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sentinel_board.cli import main
-from sentinel_board.topology import Topology, process
+from sentinel_board.topology import Topology, faults, probe, process
+from sentinel_board.topology.credentials import SENTINEL_USER
 from sentinel_board.topology.ports import free_port
 from tests.helpers import free_port_base, refuse_the_app, wait_until
 
@@ -44,6 +46,7 @@ def pids_of(run_dir: Path) -> list[int]:
     return [pid for path in run_dir.glob("*/pid") if (pid := process.read_pid(path))]
 
 
+@pytest.mark.failover
 def test_up_detach_status_kill_start_down(run_dir: Path) -> None:
     result = invoke("up", "--detach", "--no-app", *ports(run_dir))
     assert result.exit_code == 0, result.output
@@ -76,6 +79,17 @@ def test_up_detach_status_kill_start_down(run_dir: Path) -> None:
     assert again.exit_code == 0 and again.output.startswith("Nothing was running: no topology")
 
 
+def test_up_s_default_quorum_is_a_majority_of_the_sentinels(run_dir: Path) -> None:
+    one = invoke(
+        "up", "--detach", "--no-app", "--replicas", "0", "--sentinels", "1", *ports(run_dir)
+    )
+    assert one.exit_code == 0, one.output
+    assert Topology.open(run_dir).spec.quorum == 1
+    config = (run_dir / "sentinel-1" / "sentinel.conf").read_text()
+    assert any(line.startswith("sentinel monitor mymaster ") and line.endswith(" 1")
+               for line in config.splitlines())  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("args", "message", "hint"),
     [
@@ -95,6 +109,21 @@ def test_errors_are_one_line_and_a_hint(args: list[str], message: str, hint: str
     assert result.output.startswith(f"Error: {message}")
     assert "Hint:" in result.output and hint in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["drill", "master-explodes"], "Hint: choose from: master-kill"),
+        (["render-config"], "Hint: for example"),
+        (["serve", "--log-level", "loud"], "'loud' is not one of 'critical'"),
+    ],
+)
+def test_a_usage_error_exits_2_with_the_usage_and_a_hint(args: list[str], said: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"Usage: main {args[0]} ")
+    assert said in result.output and "Traceback" not in result.output
 
 
 def test_bad_arguments_are_usage_errors() -> None:
@@ -149,6 +178,7 @@ def test_up_in_the_foreground_stops_everything_on_ctrl_c(run_dir: Path) -> None:
     assert not any(process.is_alive(pid) for pid in pids)
 
 
+@pytest.mark.failover
 def test_watch_prints_each_sentinel_event_as_a_json_line(
     make_topology: Callable[..., Topology],
 ) -> None:
@@ -166,7 +196,7 @@ def test_watch_prints_each_sentinel_event_as_a_json_line(
             )
 
         wait_until(subscribed, timeout=10)
-        replica = topology.kill("replica")
+        replica = faults.kill(topology, "replica")
         assert watcher.stdout is not None
         seen: list[dict[str, Any]] = []
         while not any(e["type"] == "+sdown" for e in seen):  # the pytest timeout bounds it
@@ -235,3 +265,112 @@ def test_status_and_watch_say_which_sentinel_cannot_be_heard(
     finally:
         watcher.send_signal(signal.SIGTERM)
         watcher.communicate(timeout=10)
+
+
+@pytest.mark.failover
+def test_status_says_what_is_known_while_the_sentinels_disagree(
+    make_topology: Callable[..., Topology],
+) -> None:
+    """As in the seconds of a failover, made to last: one sentinel names another master, and
+    the master most name is dead (no failover: down-after is a minute)."""
+    topology = make_topology(down_after_ms=60_000)
+    replica, odd = topology.data_nodes[1], topology.sentinel_nodes[2]
+    assert topology.credentials is not None
+    for command in [
+        ("REMOVE", "mymaster"),
+        ("MONITOR", "mymaster", replica.host, replica.port, 2),
+        ("SET", "mymaster", "auth-user", SENTINEL_USER, "auth-pass", topology.credentials.monitor),
+    ]:
+        assert topology.ask(odd, "SENTINEL", *command) in (True, "OK"), command
+    assert faults.kill(topology, "master").name == "redis-1"
+    shown = invoke("status", "--run-dir", str(topology.spec.run_dir))
+    text = " ".join(shown.output.split())
+    assert shown.exit_code == 0 and "None" not in text, shown.output
+    assert (
+        "The sentinels disagree: sentinel-1, sentinel-2 name redis-1; sentinel-3 names redis-2"
+        in text
+    )
+    assert "link down, offset unknown" in text, shown.output
+
+
+@pytest.mark.failover
+def test_kill_cont_after_a_failover_names_the_node_it_wakes(
+    make_topology: Callable[..., Topology],
+) -> None:
+    topology = make_topology()
+    run_dir = str(topology.spec.run_dir)
+    stopped = invoke("kill", "master", "--signal", "STOP", "--run-dir", run_dir)
+    assert stopped.output.startswith("Sent SIGSTOP to redis-1 (the master, "), stopped.output
+    wait_until(lambda: topology.master_by_sentinels() not in (None, "redis-1"), timeout=20)
+    new = topology.master_by_sentinels()
+    woken = invoke("kill", "master", "--signal", "CONT", "--run-dir", run_dir)
+    assert woken.exit_code == 0, woken.output
+    said = " ".join(woken.output.split())
+    assert said.startswith(f"Sent SIGCONT to redis-1 (stopped, no longer the master: {new} is, ")
+
+
+def test_a_refused_up_leaves_no_run_dir_and_down_purge_removes_an_older_one(
+    tmp_path: Path,
+) -> None:
+    run_dir = tmp_path / "run"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        refused = invoke("up", "--no-app", "--run-dir", str(run_dir), "--port-base", port)
+    assert refused.exit_code == 1 and "already in use" in refused.output
+    missing = invoke("up", "--run-dir", str(run_dir), "--server", "/no/redis-server")
+    assert missing.exit_code == 1 and "not found" in missing.output
+    assert not run_dir.exists(), "a refusal writes nothing, secrets.json included"
+
+    run_dir.mkdir()  # what a refused up left before: its passwords, and nothing started
+    (run_dir / "secrets.json").write_text("{}")
+    purged = invoke("down", "--purge", "--run-dir", str(run_dir))
+    assert purged.exit_code == 0 and "Removed" in purged.output
+    assert not run_dir.exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("not a run dir")
+    kept = invoke("down", "--purge", "--run-dir", str(tmp_path / "mine"))
+    assert "Nothing was running: no topology" in kept.output
+    assert (tmp_path / "mine" / "notes.txt").exists()
+
+
+def test_serve_refuses_to_start_with_a_key_prefix_the_acl_forbids(
+    make_topology: Callable[..., Topology],
+) -> None:
+    topology = make_topology(app_key_prefix="tenant-7:")
+    env = {**os.environ, **topology.app_env(), "SENTINEL_BOARD_KEY_PREFIX": "tenant-8:"}
+    argv = [*CLI, "serve", "--port", str(free_port())]
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("serve started, to answer every request 503")
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert "refused a command to the client's user (this user has no permissions" in said
+    assert "the ACL of SENTINEL_BOARD_REDIS_USERNAME must allow" in said
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_up_again_applies_sentinel_s_settings_and_names_what_cannot_change(
+    run_dir: Path,
+) -> None:
+    first = ports(run_dir)
+    assert invoke("up", "--detach", "--no-app", *first).exit_code == 0
+    assert invoke("down", "--run-dir", str(run_dir)).exit_code == 0
+    again = invoke("up", "--detach", "--no-app", *first, "--down-after-ms", "2000")
+    assert again.exit_code == 0, again.output
+    assert "Changed on every sentinel (SENTINEL SET): down-after-milliseconds 1000 -> 2000" in (
+        again.output
+    )
+    topology = Topology.open(run_dir)
+    for sentinel in topology.sentinel_nodes:
+        master = probe.fields(topology.ask(sentinel, "SENTINEL", "MASTER", "mymaster"))
+        assert master["down-after-milliseconds"] == "2000", sentinel.name
+        assert "down-after-milliseconds mymaster 2000" in sentinel.config_path.read_text()
+    assert invoke("down", "--run-dir", str(run_dir)).exit_code == 0
+    other = invoke("up", "--detach", "--no-app", *first, "--sentinels", "1", "--quorum", "1")
+    assert other.exit_code == 1
+    said = " ".join(other.output.split())
+    assert "its sentinel ports (--sentinel-port-base, --sentinels) cannot change" in said
+    assert "--down-after-ms" in said

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from sentinel_board.drills.workload import Record, Workload
-from sentinel_board.topology import Topology
+from sentinel_board.topology import Topology, faults
 from sentinel_board.topology.layout import Node
 from tests.helpers import app_client, settings_for, wait_until_async
 
@@ -81,7 +81,7 @@ async def test_kill_master_while_posting_loses_nothing_and_recovers(
     def new_master() -> bool:
         return topology.master_name() not in (None, old_master)
 
-    record, struck = await run_workload(client, lambda: topology.kill("master"), new_master)
+    record, struck = await run_workload(client, lambda: faults.kill(topology, "master"), new_master)
 
     assert 500 not in record.errors()
     await assert_exactly_once_everywhere(client, topology, record)
@@ -103,7 +103,7 @@ async def test_kill_replica_interrupts_nothing(board: tuple[Topology, httpx.Asyn
     killed: list[str] = []
 
     def kill_replica() -> None:
-        killed.append(topology.kill("replica").name)
+        killed.append(faults.kill(topology, "replica").name)
 
     def replica_marked_down() -> bool:
         return bool(killed) and topology.sentinels_see_down(killed[0])

@@ -12,7 +12,7 @@ from pydantic import SecretStr, ValidationError
 from sentinel_board.config import Settings
 from sentinel_board.ha import RedisHA, SentinelEvent
 from sentinel_board.notify import Notifier, event_id, redact, sign, verify
-from sentinel_board.topology import Topology
+from sentinel_board.topology import Topology, faults
 from tests.helpers import app_client, app_state, settings_for, wait_until_async
 from tests.receiver import webhook_receiver
 
@@ -180,6 +180,7 @@ async def test_a_hung_receiver_does_not_hold_up_requests(settings: Settings) -> 
             assert '<dd id="webhooks">1</dd>' in (await client.get("/status/panel")).text
 
 
+@pytest.mark.failover
 async def test_a_failover_is_notified_once_across_two_app_instances(
     make_topology: Callable[..., Topology],
 ) -> None:
@@ -188,7 +189,7 @@ async def test_a_failover_is_notified_once_across_two_app_instances(
         settings = settings_for(topology, webhooks=[receiver.url], failover_deadline=10)
         async with app_client(settings) as first, app_client(settings) as second:
             notifiers: list[Notifier] = [app_state(c).notifier for c in (first, second)]
-            topology.kill("master")
+            faults.kill(topology, "master")
             await wait_until_async(lambda: receiver.of_type("+switch-master"), timeout=30)
 
             def settled() -> bool:

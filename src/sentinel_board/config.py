@@ -7,15 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from sentinel_board.ha import Address, CredentialsRefused, HAConfig, parse_address
-
-NOTIFIED_EVENTS = (
-    "+sdown", "-sdown", "+odown", "-odown", "+try-failover", "+elected-leader",
-    "+promoted-slave", "+switch-master", "+failover-end", "+failover-end-for-timeout",
-    "-failover-abort-not-elected", "-failover-abort-no-good-slave", "+convert-to-slave",
-    "+reboot", "+tilt", "-tilt",
-)  # fmt: skip
-
+from sentinel_board.ha import Address, HAConfig, parse_address
+from sentinel_board.notify import NOTIFIED_EVENTS
 
 # The settings that hold a secret, each of which may be read from a file (`<NAME>_FILE`).
 SECRET_FILES = ("redis_password", "sentinel_password", "webhook_secret")
@@ -230,17 +223,3 @@ class Settings(BaseSettings):
 
 def _secret(value: SecretStr | None) -> str | None:
     return None if value is None else value.get_secret_value()
-
-
-# What to check when Redis or a sentinel refuses: the settings, named, never their values.
-CHECK = {
-    "data": "check SENTINEL_BOARD_REDIS_USERNAME and SENTINEL_BOARD_REDIS_PASSWORD",
-    "acl": "the ACL of SENTINEL_BOARD_REDIS_USERNAME must allow the commands and keys listed "
-    "in the README's Security section",
-    "sentinel": "check SENTINEL_BOARD_SENTINEL_PASSWORD",
-}
-
-
-def refused(error: CredentialsRefused) -> str:
-    """The refusal, and the setting to look at."""
-    return f"{error.reason}: {CHECK[error.refused]}"

@@ -16,14 +16,16 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import SecretStr
 
 from sentinel_board import __version__
-from sentinel_board.config import Settings
 from sentinel_board.ha import RedisHA, Script, SentinelEvent, Unavailable
 from sentinel_board.ha.connection import as_text
 from sentinel_board.ha.events import concerns
@@ -95,6 +97,38 @@ def verify(
     return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
+# The Sentinel events notified unless SENTINEL_BOARD_WEBHOOK_EVENTS says otherwise.
+NOTIFIED_EVENTS = (
+    "+sdown", "-sdown", "+odown", "-odown", "+try-failover", "+elected-leader",
+    "+promoted-slave", "+switch-master", "+failover-end", "+failover-end-for-timeout",
+    "-failover-abort-not-elected", "-failover-abort-no-good-slave", "+convert-to-slave",
+    "+reboot", "+tilt", "-tilt",
+)  # fmt: skip
+
+
+class NotifierSettings(Protocol):
+    """What the notifier reads of the settings (config.Settings has it all)."""
+
+    @property
+    def webhooks(self) -> Sequence[str]: ...
+    @property
+    def webhook_events(self) -> Sequence[str]: ...
+    @property
+    def webhook_timeout(self) -> float: ...
+    @property
+    def webhook_attempts(self) -> int: ...
+    @property
+    def webhook_dedup_seconds(self) -> int: ...
+    @property
+    def webhook_secret(self) -> SecretStr | None: ...
+    @property
+    def master_name(self) -> str: ...
+    @property
+    def key_prefix(self) -> str: ...
+    @property
+    def failover_deadline(self) -> float: ...
+
+
 def redact(url: str) -> str:
     """A webhook URL as logs show it: its path and query often carry a token."""
     parts = urlsplit(url)
@@ -105,7 +139,7 @@ class Notifier:
     def __init__(
         self,
         ha: RedisHA,
-        settings: Settings,
+        settings: NotifierSettings,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:

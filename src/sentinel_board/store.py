@@ -37,6 +37,8 @@ local result = count .. '\\n' .. ARGV[5]
 redis.call('SET', KEYS[2], result, 'EX', ARGV[2])
 return {result, 0}
 """)
+# What PUSH says it did, second in its reply.
+STORED, REPLAYED, RATE_LIMITED = 0, 1, 2
 
 # KEYS: UNREAD, READ. ARGV: batch size. Moves the oldest unread to the end of READ.
 FLUSH_BATCH = Script("""
@@ -177,7 +179,7 @@ class MessageStore:
         else:
             dedup_key, ttl = self.keys.message_id(message.id), self.retry_window
         limit = self.rate_limit
-        raw, replayed, *wait_ms = await self.redis.write(
+        raw, outcome, *wait_ms = await self.redis.write(
             PUSH,
             [self.keys.unread, dedup_key, self.keys.rate(client)],
             [
@@ -188,18 +190,18 @@ class MessageStore:
                 replay_record(message),
             ],
         )
-        if replayed == 2:
+        if outcome == RATE_LIMITED:
             assert limit is not None
             raise RateLimited(limit, max(1, math.ceil(wait_ms[0] / 1000)))
         count, _, stored = raw.partition(b"\n")
-        if replayed:  # the first post with this key, as it was stored then
+        if outcome == REPLAYED:  # the first post with this key, as it was stored then
             return Pushed(replayed_message(stored, text), int(count), True)
         return Pushed(message, int(count), False)
 
     async def check_writable(self, within: float) -> None:
         """A write to the master that a replica confirms, or Unavailable saying why."""
         await self.redis.write(
-            PROBE, [self.keys.probe], [datetime.now(UTC).isoformat()], deadline=within
+            PROBE, [self.keys.probe], [datetime.now(UTC).isoformat()], within=within
         )
 
     async def unread_size(self) -> int:

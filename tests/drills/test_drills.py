@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from sentinel_board.cli import main
 from sentinel_board.drills import report
 from sentinel_board.drills.drill import Drill
-from sentinel_board.drills.runner import Options, Result, _judge, run
+from sentinel_board.drills.options import Options
+from sentinel_board.drills.runner import Result, _judge, run
 from sentinel_board.drills.scenarios import SCENARIOS
 from sentinel_board.drills.targets import Target
 from sentinel_board.drills.workload import Record, Sample
 
-pytestmark = pytest.mark.failover
 FAST = Options(down_after_ms=1000, failover_deadline=3)
 
 
@@ -27,6 +27,7 @@ def fast(server: str) -> Options:
     return replace(FAST, server=server)
 
 
+@pytest.mark.failover
 async def test_master_kill_loses_nothing_and_writes_follow_the_switch(
     tmp_path: Path, server: str
 ) -> None:
@@ -40,12 +41,14 @@ async def test_master_kill_loses_nothing_and_writes_follow_the_switch(
     assert result.nodes_identical
 
 
+@pytest.mark.failover
 async def test_replica_kill_fails_no_request(tmp_path: Path, server: str) -> None:
     result = await run(SCENARIOS["replica-kill"], 1, fast(server), tmp_path)
     assert result.passed, result.failed
     assert result.errors == {} and result.fault_to_switch_s is None
 
 
+@pytest.mark.failover
 async def test_sentinel_majority_fails_fast_then_recovers(tmp_path: Path, server: str) -> None:
     result = await run(SCENARIOS["sentinel-majority"], 1, fast(server), tmp_path)
     assert result.passed, result.failed
@@ -87,11 +90,13 @@ def test_report_writes_pictures_an_index_a_summary_and_json(tmp_path: Path) -> N
 
 def test_an_unknown_scenario_is_refused_with_the_list() -> None:
     result = CliRunner().invoke(main, ["drill", "master-explodes"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2, "a usage error"
+    assert result.output.startswith("Usage: ")
     assert "Error: unknown scenario master-explodes" in result.output
     assert "master-kill" in result.output
 
 
+@pytest.mark.failover
 def test_drill_command_prints_a_table_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     args = ["drill", "replica-kill", "--down-after-ms", "1000", "--json", str(out)]
@@ -102,6 +107,7 @@ def test_drill_command_prints_a_table_and_writes_json(tmp_path: Path) -> None:
     assert run_figures["scenario"] == "replica-kill" and run_figures["lost"] == 0
 
 
+@pytest.mark.failover
 async def test_partition_acknowledges_nothing_on_the_isolated_side(
     tmp_path: Path, server: str
 ) -> None:

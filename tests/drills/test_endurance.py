@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from sentinel_board.cli import main
 from sentinel_board.drills import endurance_report
-from sentinel_board.drills.endurance import ROTATION, EnduranceOptions, endure
+from sentinel_board.drills.endurance import ROTATION, endure
 from sentinel_board.drills.endurance_target import RedisFigures, local_target
+from sentinel_board.drills.options import EnduranceOptions
 from sentinel_board.drills.resources import Sample, verdicts
 
 SHORT = EnduranceOptions(faults=6, down_after_ms=1000, failover_deadline=5)
@@ -68,5 +69,6 @@ def test_a_leak_of_files_connections_or_memory_fails_the_verdict() -> None:
 @pytest.mark.parametrize("args", [["endurance", "master-kill"], ["endurance", "--repeat", "2"]])
 def test_endurance_runs_alone_and_once(args: list[str]) -> None:
     result = CliRunner().invoke(main, ["drill", *args])
-    assert result.exit_code == 1
+    assert result.exit_code == 2, "a usage error"
+    assert result.output.startswith("Usage: ")
     assert "Error: endurance runs alone, once" in result.output and "Hint:" in result.output

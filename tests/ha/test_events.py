@@ -13,7 +13,7 @@ from sentinel_board.ha.events import (
     concerns,
     parse_switch_master,
 )
-from sentinel_board.topology import Topology
+from sentinel_board.topology import Topology, faults
 from tests.helpers import wait_until_async
 from tests.proxy import tcp_proxy
 
@@ -27,7 +27,6 @@ def test_parse_switch_master() -> None:
     )
 
 
-@pytest.mark.failover
 @pytest.mark.parametrize(
     ("type_", "payload", "shown"),
     [
@@ -54,6 +53,7 @@ def test_concerns_names_the_instance(type_: str, payload: str, shown: str) -> No
     assert concerns(SentinelEvent(type_, payload, 0.0, "127.0.0.1:26379")) == shown
 
 
+@pytest.mark.failover
 async def test_a_failover_is_reported_once_though_every_sentinel_reports_it(
     make_topology: Callable[..., Topology],
 ) -> None:
@@ -75,10 +75,10 @@ async def test_a_failover_is_reported_once_though_every_sentinel_reports_it(
     listener = asyncio.create_task(listen())
     await wait_until_async(subscribed, timeout=5)
     # A sentinel that dies and comes back is listened to again.
-    await asyncio.to_thread(topology.kill, "sentinel", 3)
+    await asyncio.to_thread(faults.kill, topology, "sentinel", 3)
     await asyncio.to_thread(topology.start, "sentinel-3")
     await wait_until_async(subscribed, timeout=5)
-    await asyncio.to_thread(topology.kill, "master")
+    await asyncio.to_thread(faults.kill, topology, "master")
     await wait_until_async(lambda: "+switch-master" in [e.type for e in events], timeout=15)
     # Every sentinel publishes the switch once it knows it; once all name the new master,
     # the duplicates are on their way. Then each publishes a `+set` of its own (a setting

@@ -83,7 +83,7 @@ def test_the_app_user_may_touch_only_its_keys(make_topology: Callable[..., Topol
 
 
 def test_status_says_auth_is_on_and_shows_no_secret(topology: Topology) -> None:
-    report = collect(topology)
+    report = collect(topology).as_json()
     assert report["auth"] is True
     shown = status_output(topology)
     assert "Auth: on" in shown
@@ -100,6 +100,6 @@ def test_no_auth_opts_out_and_status_warns(make_topology: Callable[..., Topology
     node = topology.data_nodes[0]
     assert probe.ask(node.host, node.port, "PING") is True
     assert "requirepass" not in node.config_path.read_text()
-    assert collect(topology)["auth"] is False
+    assert collect(topology).as_json()["auth"] is False
     shown = status_output(topology)
     assert "Auth: OFF" in shown

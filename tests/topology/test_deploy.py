@@ -7,6 +7,7 @@ names for addresses, in test_hostnames.py; the whole deployment in containers in
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import re
@@ -21,12 +22,15 @@ import yaml
 from click.testing import CliRunner, Result
 
 from sentinel_board.cli import main
-from sentinel_board.topology import Topology
+from sentinel_board.topology import Topology, TopologySpec
 from sentinel_board.topology.deploy import (
     COMPOSE_DATA_HOSTS,
     COMPOSE_OUT,
     COMPOSE_SENTINEL_HOSTS,
+    DeploymentSpec,
+    deployment,
 )
+from sentinel_board.topology.layout import SentinelSetup
 
 ROOT = Path(__file__).resolve().parents[2]
 NODES = [*COMPOSE_DATA_HOSTS, *COMPOSE_SENTINEL_HOSTS]
@@ -248,8 +252,11 @@ def test_render_config_matches_what_the_launcher_runs(topology: Topology, tmp_pa
 
 def test_render_config_refuses_bad_hosts_with_a_hint(tmp_path: Path) -> None:
     out = str(tmp_path / "out")
+    missing = render()
+    assert missing.exit_code == 2, "a usage error"
+    assert missing.output.startswith("Usage: ") and "--hosts and --out are needed" in missing.output
+    assert "Hint: for example" in missing.output
     for args, message in [
-        ((), "--hosts and --out are needed"),
         (("--hosts", " , ", "--out", out), "--hosts names no host"),
         (("--hosts", "a:99999", "--out", out), "is not host:port"),
         (("--hosts", "a,a", "--out", out), "port 6379 on a is given to two nodes"),
@@ -262,3 +269,16 @@ def test_render_config_refuses_bad_hosts_with_a_hint(tmp_path: Path) -> None:
         assert message in result.output and "Hint:" in result.output, result.output
         assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists(), "nothing written on a refusal"
+
+
+def test_the_launcher_s_spec_and_render_config_s_share_only_what_both_use() -> None:
+    local, deployed = set(fields_of(TopologySpec)), set(fields_of(DeploymentSpec))
+    assert local & deployed == set(fields_of(SentinelSetup))
+    assert {"data_hosts", "sentinel_hosts", "node_dir", "bind"} <= deployed - local
+    assert {"server", "workers", "netns_subnet", "tls", "app_port"} <= local - deployed
+    spec = deployment([("a", 6379), ("b", 6379)], [("a", 26379)], Path("out"), node_dir=Path("/d"))
+    assert [node.host for node in spec.nodes] == ["a", "b", "a"] and spec.quorum == 1
+
+
+def fields_of(cls: type) -> list[str]:
+    return [field.name for field in dataclasses.fields(cls)]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from sentinel_board.topology import Topology
+from sentinel_board.topology import Topology, faults
 from tests.helpers import app_client, settings_for, wait_until
 
 pytestmark = pytest.mark.failover
@@ -37,7 +37,7 @@ async def test_a_topology_of_names_fails_over_and_keeps_the_names(
 
     async with app_client(settings_for(topology, failover_deadline=15), timeout=30) as client:
         assert (await client.post("/api/messages", json={"message": "before"})).status_code == 201
-        topology.kill("master")
+        faults.kill(topology, "master")
         wait_until(lambda: master_address(topology)[1] != str(first.port), timeout=20)
         response = await client.post("/api/messages", json={"message": "after"})
         assert response.status_code == 201, response.text

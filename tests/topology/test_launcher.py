@@ -16,6 +16,7 @@ from sentinel_board.topology import (
     Topology,
     TopologyError,
     TopologySpec,
+    faults,
     probe,
     process,
     servers,
@@ -57,7 +58,7 @@ def test_up_renders_every_config_and_is_ready(topology: Topology) -> None:
 
 
 def test_status_reports_the_topology_as_the_sentinels_see_it(topology: Topology) -> None:
-    report = collect(topology)
+    report = collect(topology).as_json()
     assert report["quorum_ok"] is True
     assert report["app"] is None
     assert report["master_source"] == "sentinels"
@@ -79,11 +80,12 @@ def test_status_reports_the_topology_as_the_sentinels_see_it(topology: Topology)
         assert set(sentinel) >= {"name", "host", "port", "pid", "role", "alive"}
 
 
+@pytest.mark.failover
 def test_kill_master_fails_over_and_sentinel_rewrites_the_configs(
     make_topology: Callable[..., Topology],
 ) -> None:
     topology = make_topology()
-    killed = topology.kill("master")
+    killed = faults.kill(topology, "master")
     assert killed.name == "redis-1"
     assert not topology.is_alive("redis-1")
     wait_until(lambda: topology.master_name() not in (None, "redis-1"), timeout=15)
@@ -101,20 +103,21 @@ def test_kill_master_fails_over_and_sentinel_rewrites_the_configs(
     assert topology.master_name() == new
 
 
+@pytest.mark.failover
 def test_kill_and_start_a_replica_and_a_sentinel(make_topology: Callable[..., Topology]) -> None:
     topology = make_topology()
-    replica = topology.kill("replica", index=2)
+    replica = faults.kill(topology, "replica", index=2)
     assert replica.name == "redis-3"
     assert not topology.is_alive("redis-3")
-    assert {r["name"]: r["alive"] for r in collect(topology)["replicas"]}["redis-3"] is False
+    assert {r.name: r.alive for r in collect(topology).replicas}["redis-3"] is False
 
-    sentinel = topology.kill("sentinel")
+    sentinel = faults.kill(topology, "sentinel")
     assert sentinel.name == "sentinel-1" and not topology.is_alive("sentinel-1")
-    assert collect(topology)["quorum_ok"] is True, "two of three sentinels still authorize"
+    assert collect(topology).quorum_ok is True, "two of three sentinels still authorize"
 
-    topology.kill("sentinel")
-    topology.kill("sentinel")
-    report = collect(topology)
+    faults.kill(topology, "sentinel")
+    faults.kill(topology, "sentinel")
+    report = collect(topology).as_json()
     assert report["quorum_ok"] is False
     assert (report["master"]["name"], report["master_source"]) == ("redis-1", "role")
     assert [s["alive"] for s in report["sentinels"]] == [False, False, False]
@@ -130,15 +133,17 @@ def test_kill_and_start_a_replica_and_a_sentinel(make_topology: Callable[..., To
         topology.start("redis-3")
 
 
+@pytest.mark.failover
 def test_stop_and_continue_the_master(make_topology: Callable[..., Topology]) -> None:
     topology = make_topology(down_after_ms=5000)
-    frozen = topology.kill("master", sig=signal.SIGSTOP)
+    frozen = faults.kill(topology, "master", sig=signal.SIGSTOP)
     pid = topology.pid(frozen)
     assert pid is not None and process.is_stopped(pid)
-    assert topology.kill("master", sig=signal.SIGCONT) == frozen
+    assert faults.kill(topology, "master", sig=signal.SIGCONT) == frozen
     assert not process.is_stopped(pid)
 
 
+@pytest.mark.failover
 def test_up_again_after_a_failover_keeps_the_promoted_master_and_every_message(
     make_topology: Callable[..., Topology],
 ) -> None:
@@ -147,7 +152,7 @@ def test_up_again_after_a_failover_keeps_the_promoted_master_and_every_message(
     with probe.client(host, old.port, password=topology.password(old)) as master:
         master.rpush("UNREAD", "before")
         master.wait(1, 1000)
-    topology.kill("master")
+    faults.kill(topology, "master")
     wait_until(lambda: topology.master_name() not in (None, "redis-1"), timeout=15)
     promoted = topology.node(topology.master_name() or "")
     with probe.client(host, promoted.port, password=topology.password(promoted)) as master:

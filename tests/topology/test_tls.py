@@ -11,7 +11,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from sentinel_board.topology import Topology, certificates
+from sentinel_board.topology import Topology, certificates, faults
 from sentinel_board.topology.certificates import TLSFiles
 from tests.conftest import running
 from tests.helpers import app_client, settings_for
@@ -63,6 +63,7 @@ def test_a_certificate_from_another_ca_is_refused(tls_topology: Topology, tmp_pa
         client.ping()
 
 
+@pytest.mark.failover
 async def test_the_app_verifies_and_follows_a_failover_over_tls(
     make_topology: Callable[..., Topology],
 ) -> None:
@@ -73,7 +74,7 @@ async def test_the_app_verifies_and_follows_a_failover_over_tls(
         before = await client.post("/api/messages", json={"message": "before, over TLS"})
         assert before.status_code == 201
         old = tls_topology.master_name()
-        tls_topology.kill("master")
+        faults.kill(tls_topology, "master")
         after = await client.post("/api/messages", json={"message": "after, over TLS"})
         assert after.status_code == 201
         assert tls_topology.master_name() != old

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from sentinel_board.topology import Topology
+from sentinel_board.topology import Topology, faults
 from sentinel_board.topology.ports import free_port
 from sentinel_board.web.app import StartupRefused
 from tests.helpers import app_client, settings_for
@@ -69,12 +69,13 @@ async def test_a_command_the_acl_refuses_is_a_clear_503(
     assert response.headers["Retry-After"] == "30", "not a failover: no point retrying at once"
 
 
+@pytest.mark.failover
 async def test_with_every_sentinel_down_a_new_app_answers_503_then_recovers(
     make_topology: Callable[..., Topology],
 ) -> None:
     topology = make_topology()
     for _ in topology.sentinel_nodes:
-        topology.kill("sentinel")
+        faults.kill(topology, "sentinel")
     async with app_client(settings_for(topology, failover_deadline=2)) as client:
         response = await client.post("/api/messages", json={"message": "nobody to ask"})
         assert response.status_code == 503

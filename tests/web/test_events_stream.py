@@ -9,7 +9,7 @@ import httpx
 import pytest
 import uvicorn
 
-from sentinel_board.topology import Topology
+from sentinel_board.topology import Topology, faults
 from sentinel_board.topology.ports import free_port
 from sentinel_board.web.app import create_app
 from tests.helpers import settings_for, wait_until_async
@@ -41,7 +41,7 @@ async def test_events_stream_a_failover_once_each(make_topology: Callable[..., T
             assert stream.headers["content-type"].startswith("text/event-stream")
             lines = stream.aiter_lines()
             assert await anext(lines) == ": listening to the sentinels"
-            await asyncio.to_thread(topology.kill, "master")
+            await asyncio.to_thread(faults.kill, topology, "master")
             kind = ""
             async with asyncio.timeout(20):
                 async for line in lines:

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from sentinel_board.config import Settings
-from sentinel_board.topology import Topology
+from sentinel_board.topology import Topology, faults
 from sentinel_board.topology.ports import free_port
 from tests.helpers import app_client, refuse_the_app, settings_for, wait_until_async
 
@@ -160,8 +160,8 @@ async def test_with_every_replica_dead_status_says_writes_are_refused(
 ) -> None:
     topology = make_topology()
     async with app_client(settings_for(topology, failover_deadline=0.5)) as client:
-        topology.kill("replica", 1)
-        topology.kill("replica", 1)  # the other one, now the only one left
+        faults.kill(topology, "replica", 1)
+        faults.kill(topology, "replica", 1)  # the other one, now the only one left
 
         async def says_refused() -> bool:
             health = (await client.get("/api/status")).json()["health"]

@@ -24,6 +24,7 @@ import httpx
 
 from sentinel_board.drills.endurance_target import EnduranceTarget
 from sentinel_board.drills.ledger import Ledger, until
+from sentinel_board.drills.options import EnduranceOptions
 from sentinel_board.drills.resources import Sample, sample, verdicts
 from sentinel_board.drills.runner import true_master
 from sentinel_board.drills.workload import Record, Workload
@@ -40,17 +41,6 @@ WARM_UP_ACKS = 20
 
 class Timeout(Exception):
     """What a fault waits for did not happen in time."""
-
-
-@dataclass(frozen=True)
-class EnduranceOptions:
-    faults: int = 100
-    down_after_ms: int = 3000
-    failover_deadline: float = 10.0
-    workers: int = 2
-    pace: float = 0.02  # each writer's pause between messages: a steady load, not a flood
-    read_from: str = "master"
-    server: str = "redis"  # redis, valkey or a server binary (topology/servers.py)
 
 
 @dataclass

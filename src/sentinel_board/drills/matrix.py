@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from sentinel_board.drills.runner import Options, Result, run, run_on
+from sentinel_board.drills.options import Options
+from sentinel_board.drills.runner import Result, run, run_on
 from sentinel_board.drills.scenarios import Scenario
 from sentinel_board.drills.targets import compose_target
 from sentinel_board.topology import servers

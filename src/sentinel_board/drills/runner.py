@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from sentinel_board.drills.drill import Drill, DrillTimeout
+from sentinel_board.drills.options import Options
 from sentinel_board.drills.scenarios import Scenario
 from sentinel_board.drills.targets import ComposeTarget, LocalTarget, Target
 from sentinel_board.drills.workload import Record, Workload
@@ -27,14 +28,6 @@ from sentinel_board.topology.ports import free_ports
 WARM_UP_ACKS = 20
 REQUEST_TIMEOUT = 60.0
 RESUME_WITHIN = 30.0
-
-
-@dataclass(frozen=True)
-class Options:
-    down_after_ms: int = 3000
-    failover_deadline: float = 10.0
-    read_from: str = "master"
-    server: str = "redis"  # redis, valkey or a server binary (topology/servers.py)
 
 
 @dataclass

@@ -16,19 +16,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 from sentinel_board.compose import engine, own
 from sentinel_board.compose.engine import docker
 from sentinel_board.compose.own import own_project
 from sentinel_board.compose.project import MASTER_NAME, Project
+from sentinel_board.drills.options import Options
 from sentinel_board.keys import Keys
-from sentinel_board.topology import Topology, netns, probe, process, render, servers
+from sentinel_board.topology import Topology, faults, netns, probe, process, render, servers
 from sentinel_board.topology.deploy import COMPOSE_DATA_HOSTS, COMPOSE_SENTINEL_HOSTS
+from sentinel_board.topology.launcher import SentinelAccess
 from sentinel_board.topology.layout import TopologyError
-
-if TYPE_CHECKING:
-    from sentinel_board.drills.runner import Options
 
 Address = tuple[str, int]
 KEYS = (Keys().unread, Keys().read)  # the board's, without a prefix
@@ -40,7 +39,7 @@ class Target(Protocol):
     app_url: str
     data_nodes: list[str]
     sentinel_addresses: list[Address]
-    sentinel_options: dict[str, Any]
+    sentinel_options: SentinelAccess
 
     def master_name(self) -> str | None: ...
     def role(self, node: str) -> str | None: ...
@@ -82,7 +81,7 @@ class LocalTarget:
         return self.topology.is_alive(node)
 
     def kill(self, role: str, index: int, sig: signal.Signals) -> str:
-        return self.topology.kill(role, index, sig).name
+        return faults.kill(self.topology, role, index, sig).name
 
     def start(self, node: str) -> None:
         self.topology.start(node)
@@ -132,7 +131,7 @@ class ComposeTarget:
             for address in map(project.address, COMPOSE_SENTINEL_HOSTS)
             if address is not None
         ]
-        self.sentinel_options = {"password": project.credentials.sentinel}
+        self.sentinel_options = SentinelAccess(password=project.credentials.sentinel, tls_ca=None)
 
     def master_name(self) -> str | None:
         return self.project.master()

@@ -111,11 +111,11 @@ class RedisHA:
         keys: Sequence[str],
         args: Sequence[str | int],
         *,
-        deadline: float | None = None,
+        within: float | None = None,
     ) -> Any:
         """Run a Lua script on the master, then WAIT for `min_replica_acks` replicas, in one
         round trip shared with the writes of concurrent requests. Retried through failovers
-        until `deadline` (default `failover_deadline`) seconds; then Unavailable (NotReplicated
+        for `within` seconds (default `failover_deadline`); then Unavailable (NotReplicated
         when the master took it but no replica confirmed it). A script may run again after an
         ambiguous failure: make it idempotent."""
         acks_needed = self.config.min_replica_acks
@@ -136,7 +136,7 @@ class RedisHA:
                 )
             return result
 
-        return await self._on_master(attempt, deadline)
+        return await self._on_master(attempt, within)
 
     async def call(self, *command: str | int, stale_ok: bool = False) -> Any:
         """One command, sent together with those of concurrent requests; on the master, or

@@ -40,13 +40,24 @@ class Credentials:
             ) from None
 
     @classmethod
-    def load_or_create(cls, run_dir: Path) -> Credentials:
+    def load_or_generate(cls, run_dir: Path) -> Credentials:
+        """The run dir's, or new ones that are not written until `save`."""
         path = run_dir / "secrets.json"
         if path.exists():
             return cls(**json.loads(path.read_text()))
-        created = cls.generate()
-        write_private(path, json.dumps(asdict(created), indent=2) + "\n")
-        return created
+        return cls.generate()
+
+    def save(self, run_dir: Path) -> None:
+        """Into the run dir, unless it has some already (they are these, then)."""
+        path = run_dir / "secrets.json"
+        if not path.exists():
+            write_private(path, json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load_or_create(cls, run_dir: Path) -> Credentials:
+        credentials = cls.load_or_generate(run_dir)
+        credentials.save(run_dir)
+        return credentials
 
     def app_env(self) -> dict[str, str]:
         """What the app needs, as `sentinel-board serve` reads it."""

@@ -6,12 +6,20 @@ never drift: only the hosts, ports, folder and listening addresses differ.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from sentinel_board.ha import Address, parse_address
 from sentinel_board.topology import render
 from sentinel_board.topology.credentials import Credentials, write_private
-from sentinel_board.topology.layout import TopologyError, TopologySpec
+from sentinel_board.topology.layout import (
+    Kind,
+    Node,
+    SentinelSetup,
+    TopologyError,
+    check_words,
+    majority,
+)
 
 # `render-config --compose`: the services of compose.yaml, which reads the files from here.
 COMPOSE_DATA_HOSTS = ("redis-1", "redis-2", "redis-3")
@@ -37,6 +45,45 @@ def parse_hosts(text: str, default_port: int, option: str) -> list[Address]:
     return addresses
 
 
+@dataclass(frozen=True)
+class DeploymentSpec(SentinelSetup):
+    """What render-config writes configs for: nodes on other hosts or in containers, each with
+    its host, the folder every node keeps its files in there, and what every node listens on
+    (default: from its host). `out` is where the files are written, here."""
+
+    out: Path = COMPOSE_OUT
+    data_hosts: tuple[str, ...] = ()
+    sentinel_hosts: tuple[str, ...] = ()
+    node_dir: Path = Path("/data")
+    bind: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for hosts, ports, kind in (
+            (self.data_hosts, self.data_ports, "data node"),
+            (self.sentinel_hosts, self.sentinel_ports, "sentinel"),
+        ):
+            if len(hosts) != len(ports):
+                raise TopologyError(f"{len(hosts)} hosts for {len(ports)} {kind}s")
+        check_words(*(("host", host) for host in (*self.data_hosts, *self.sentinel_hosts)))
+        self._check_places()
+
+    def _nodes(self, kind: Kind, hosts: tuple[str, ...], ports: tuple[int, ...]) -> list[Node]:
+        return [
+            Node(f"{kind}-{number}", kind, port, self.out, host, None, self.node_dir,
+                 self.bind or None)
+            for number, (host, port) in enumerate(zip(hosts, ports, strict=True), 1)
+        ]  # fmt: skip
+
+    @property
+    def data_nodes(self) -> list[Node]:
+        return self._nodes("redis", self.data_hosts, self.data_ports)
+
+    @property
+    def sentinel_nodes(self) -> list[Node]:
+        return self._nodes("sentinel", self.sentinel_hosts, self.sentinel_ports)
+
+
 def deployment(
     data: list[Address],
     sentinels: list[Address],
@@ -45,24 +92,31 @@ def deployment(
     node_dir: Path,
     bind: tuple[str, ...] = (),
     quorum: int | None = None,
-    **options: object,
-) -> TopologySpec:
+    down_after_ms: int = 3000,
+    failover_timeout_ms: int = 10000,
+    master_name: str = "mymaster",
+    auth: bool = True,
+    app_key_prefix: str = "",
+) -> DeploymentSpec:
     """The first data node starts as master; quorum defaults to a majority of the sentinels."""
-    return TopologySpec(
-        run_dir=out,
+    return DeploymentSpec(
+        out=out,
         data_hosts=tuple(host for host, _ in data),
         data_ports=tuple(port for _, port in data),
         sentinel_hosts=tuple(host for host, _ in sentinels),
         sentinel_ports=tuple(port for _, port in sentinels),
-        app_port=None,
-        quorum=quorum or len(sentinels) // 2 + 1,
+        quorum=quorum or majority(len(sentinels)),
+        down_after_ms=down_after_ms,
+        failover_timeout_ms=failover_timeout_ms,
+        master_name=master_name,
+        auth=auth,
+        app_key_prefix=app_key_prefix,
         node_dir=node_dir,
         bind=bind,
-        **options,  # type: ignore[arg-type]
     )
 
 
-def compose_deployment(out: Path = COMPOSE_OUT, *, down_after_ms: int = 3000) -> TopologySpec:
+def compose_deployment(out: Path = COMPOSE_OUT, *, down_after_ms: int = 3000) -> DeploymentSpec:
     """The deployment compose.yaml runs: its services by name, the default ports, /data."""
     return deployment(
         [(host, 6379) for host in COMPOSE_DATA_HOSTS],
@@ -73,14 +127,14 @@ def compose_deployment(out: Path = COMPOSE_OUT, *, down_after_ms: int = 3000) ->
     )
 
 
-def render_all(spec: TopologySpec, secrets_at: str | None = None) -> list[Path]:
-    """Every node's config, the app's settings and the secrets, into `spec.run_dir` (0700).
+def render_all(spec: DeploymentSpec, secrets_at: str | None = None) -> list[Path]:
+    """Every node's config, the app's settings and the secrets, into `spec.out` (0700).
 
     The secrets are generated once: rendering again keeps them, so a running deployment's
     passwords stay valid. With `secrets_at`, the app's passwords are files of their own, which
     the app finds in that folder (`SENTINEL_BOARD_*_PASSWORD_FILE`), not settings in app.env.
     """
-    out = spec.run_dir
+    out = spec.out
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     out.chmod(0o700)
     secrets = Credentials.load_or_create(out) if spec.auth else None

@@ -1,13 +1,15 @@
+"""Faults on a local topology: a signal to whichever node has a role now.
+
+The faults use the launcher (topology/launcher.py); the launcher knows nothing of them.
+"""
+
 from __future__ import annotations
 
 import signal
-from typing import TYPE_CHECKING
 
 from sentinel_board.topology import process
+from sentinel_board.topology.launcher import Topology
 from sentinel_board.topology.layout import Node, TopologyError
-
-if TYPE_CHECKING:
-    from sentinel_board.topology.launcher import Topology
 
 ROLES = ("master", "replica", "sentinel")
 
@@ -53,3 +55,14 @@ def pick(topology: Topology, role: str, index: int, sig: signal.Signals) -> Node
         names = ", ".join(n.name for n in candidates)
         raise TopologyError(f"--index {index} is out of range", f"running {role}s: {names}")
     return candidates[index - 1]
+
+
+def kill(
+    topology: Topology, role: str, index: int = 1, sig: signal.Signals = signal.SIGKILL
+) -> Node:
+    """Send `sig` to the `index`th node that has `role` now; return that node."""
+    node = pick(topology, role, index, sig)
+    pid = process.read_pid(node.pid_path)
+    assert pid is not None
+    process.signal_node(pid, sig)
+    return node

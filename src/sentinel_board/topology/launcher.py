@@ -1,7 +1,12 @@
+"""The local topology: start it (`up`), ask it what it is, bring nodes back, stop it.
+
+Longer than 300 lines: one object owns a topology's processes from start to stop, and what it
+asks of its nodes (ROLE, the sentinels' view) is what starting and resuming wait for.
+"""
+
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import sys
 import time
@@ -10,14 +15,21 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from sentinel_board.topology import certificates, netns, probe, process, render, servers
 from sentinel_board.topology.certificates import TLSFiles
 from sentinel_board.topology.credentials import Credentials, write_private
-from sentinel_board.topology.layout import Node, TopologyError, TopologySpec
+from sentinel_board.topology.layout import LIVE, Node, TopologyError, TopologySpec
 
 READY_TIMEOUT = 20.0
+
+
+class SentinelAccess(TypedDict):
+    """How to reach the sentinels, as `ha.sentinel_events` takes it: their password, the CA."""
+
+    password: str | None
+    tls_ca: str | Path | None
 
 
 def wait_for(what: str, predicate: Callable[[], bool], timeout: float = READY_TIMEOUT) -> None:
@@ -39,6 +51,23 @@ def _port_taken(host: str, port: int) -> bool:
     return False
 
 
+# What an `up` of an earlier version left when it was refused before writing topology.json.
+LEFT_BY_A_REFUSED_UP = {"secrets.json", "tls", "app.env"}
+
+
+def purge_left_by_a_refused_up(run_dir: Path) -> bool:
+    """Delete a run dir holding only what a refused `up` left (never a topology's data, nor a
+    folder that is not a run dir); whether it did."""
+    try:
+        names = {entry.name for entry in run_dir.iterdir()}
+    except OSError:  # no such folder, or not a folder
+        return False
+    if not names or not names <= LEFT_BY_A_REFUSED_UP or "secrets.json" not in names:
+        return False
+    shutil.rmtree(run_dir)
+    return True
+
+
 class Topology:
     """A local Sentinel topology: data nodes, sentinels and, optionally, the app."""
 
@@ -48,11 +77,14 @@ class Topology:
         self.data_nodes = spec.data_nodes
         self.sentinel_nodes = spec.sentinel_nodes
         self.app = spec.app_node
-        self.credentials = Credentials.load_or_create(spec.run_dir) if spec.auth else None
+        # Written by `up` once it has checked it can start: a refusal leaves no run dir.
+        self.credentials = Credentials.load_or_generate(spec.run_dir) if spec.auth else None
         self.tls = TLSFiles.in_dir(spec.run_dir) if spec.tls else None
+        # Sentinel's settings `up` changed on a stopped topology's sentinels: option -> was, now.
+        self.live_changes: dict[str, tuple[int, int]] = {}
 
     @property
-    def sentinel_options(self) -> dict[str, Any]:
+    def sentinel_options(self) -> SentinelAccess:
         """How to reach the sentinels, as `ha.sentinel_events` takes it."""
         return {"password": self.sentinel_password, "tls_ca": self.tls_ca}
 
@@ -125,10 +157,12 @@ class Topology:
                     f"{spec.run_dir} already runs a topology ({', '.join(n.name for n in alive)})",
                     "stop it with `sentinel-board down`, or use another --run-dir",
                 )
-            if not previous.spec.same_redis_setup(spec):
+            if fixed := spec.fixed_changes(previous.spec):
                 raise TopologyError(
-                    f"{spec.run_dir} holds the data of a topology with other ports or settings",
-                    "`sentinel-board down --purge` deletes it; or choose another --run-dir",
+                    f"{spec.run_dir} holds the data of a topology with other ports or settings: "
+                    f"its {', '.join(fixed)} cannot change",
+                    "`sentinel-board down --purge` deletes it; or choose another --run-dir "
+                    "(--quorum, --down-after-ms and --failover-timeout-ms can change)",
                 )
             if (was := servers.find(previous.spec.server)).kind != server.kind:
                 raise TopologyError(
@@ -145,6 +179,8 @@ class Topology:
         spec.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         spec.run_dir.chmod(0o700)  # data, configs with passwords, keys: the owner's only
         spec.save()
+        if topology.credentials is not None:
+            topology.credentials.save(spec.run_dir)
         if topology.tls is not None and not topology.tls.exist():
             hosts = [spec.host, *(n.host for n in [*topology.data_nodes, *topology.sentinel_nodes])]
             certificates.create(topology.tls, hosts)
@@ -155,6 +191,8 @@ class Topology:
                 netns.create(spec.netns_subnet, [*topology.data_nodes, *topology.sentinel_nodes])
             master = topology._start_data_nodes(server, resume)
             topology._start_sentinels(server, resume, master)
+            if resume:
+                topology._apply_live_changes()
             if topology.app is not None:
                 topology._start_app()
         except BaseException:
@@ -225,6 +263,21 @@ class Topology:
             wait_for("the sentinels agreeing on the master", self.sentinels_agree)
         except TopologyError as error:
             raise TopologyError(f"{error}; they see:\n{self._sentinel_views()}") from None
+
+    def _apply_live_changes(self) -> None:
+        """Sentinel's settings as the spec says, on every sentinel that restarted with others
+        (`up` again with another --down-after-ms, say): SENTINEL SET, which rewrites its config."""
+        name = self.spec.master_name
+        for node in self.sentinel_nodes:
+            running = probe.fields(self.ask(node, "SENTINEL", "MASTER", name))
+            for field, option in LIVE.items():
+                now = getattr(self.spec, field)
+                if running.get(option) in (None, str(now)):
+                    continue
+                reply = self.ask(node, "SENTINEL", "SET", name, option, now)
+                if reply not in (True, "OK"):
+                    raise TopologyError(f"{node.name} did not take {option} {now}: {reply}")
+                self.live_changes[option] = (int(running[option]), now)
 
     def _start_app(self) -> None:
         assert self.app is not None
@@ -333,17 +386,6 @@ class Topology:
                     if found.get("port") == str(node.port) and "s_down" in found.get("flags", ""):
                         return True
         return False
-
-    # -- faults ------------------------------------------------------------
-
-    def kill(self, role: str, index: int = 1, sig: signal.Signals = signal.SIGKILL) -> Node:
-        from sentinel_board.topology.faults import pick
-
-        node = pick(self, role, index, sig)
-        pid = process.read_pid(node.pid_path)
-        assert pid is not None
-        process.signal_node(pid, sig)
-        return node
 
     def start(self, name: str) -> Node:
         node = self.node(name)

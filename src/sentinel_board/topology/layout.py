@@ -3,6 +3,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -56,56 +57,51 @@ class Node:
         return self.dir / "log"
 
 
-@dataclass(frozen=True)
-class TopologySpec:
-    """What `up` starts. Ports are explicit so tests can ask for free ones."""
+def majority(sentinels: int) -> int:
+    """The default quorum: a majority of the sentinels (2 of 3, 3 of 5, 1 of 1)."""
+    return sentinels // 2 + 1
 
-    run_dir: Path = Path(".sentinel-board")
-    host: str = "127.0.0.1"
+
+def consecutive(first: int, count: int) -> tuple[int, ...]:
+    """`count` ports from `first` on, as `up --port-base` gives them."""
+    return tuple(range(first, first + count))
+
+
+def check_words(*words: tuple[str, str]) -> None:
+    for what, word in words:
+        if re.search(r"[\s\"'#]", word):
+            raise TopologyError(f"{what} {word!r} has a space, a quote or a #", "leave them out")
+
+
+@dataclass(frozen=True)
+class SentinelSetup(ABC):
+    """What every node's config says, wherever the nodes run: the ports, Sentinel's settings,
+    the credentials' presence and the app's key prefix. `TopologySpec` (the local launcher's)
+    and `deploy.DeploymentSpec` (render-config's, for other hosts) add where the nodes are."""
+
     data_ports: tuple[int, ...] = (6380, 6381, 6382)
     sentinel_ports: tuple[int, ...] = (26380, 26381, 26382)
-    app_port: int | None = 8080
     quorum: int = 2
     down_after_ms: int = 3000
     failover_timeout_ms: int = 10000
     master_name: str = "mymaster"
-    server: str = "redis"  # redis, valkey, or the path of a server binary (topology/servers.py)
-    workers: int = 1
-    log_format: str = "text"
-    extra_env: dict[str, str] = field(default_factory=dict)
-    # Set: every Redis node runs in a network namespace of its own on 10.77.<subnet>.0/24,
-    # so that a drill can cut one off (see topology/netns.py). Needs root.
-    netns_subnet: int | None = None
     # Passwords and ACL users on every node (see topology/credentials.py); False: none at all.
     auth: bool = True
-    # TLS only, with a CA and a certificate generated into the run dir (topology/certificates.py).
-    tls: bool = False
     # The app keeps its keys under this prefix (app.env says so), and its ACL user may touch
     # only those. It is also a glob in the ACL: tests use "*", any prefix.
     app_key_prefix: str = ""
-    # For nodes on other machines or in containers (`render-config`, topology/deploy.py):
-    # each node's host (default: `host`), where every node keeps its files (default:
-    # <run_dir>/<name>), and what every node listens on (default: from its host).
-    data_hosts: tuple[str, ...] = ()
-    sentinel_hosts: tuple[str, ...] = ()
-    node_dir: Path | None = None
-    bind: tuple[str, ...] = ()
 
-    @classmethod
-    def from_bases(
-        cls,
-        *,
-        port_base: int,
-        sentinel_port_base: int,
-        replicas: int,
-        sentinels: int,
-        **rest: object,
-    ) -> TopologySpec:
-        return cls(
-            data_ports=tuple(range(port_base, port_base + 1 + replicas)),
-            sentinel_ports=tuple(range(sentinel_port_base, sentinel_port_base + sentinels)),
-            **rest,  # type: ignore[arg-type]
-        )
+    @property
+    @abstractmethod
+    def data_nodes(self) -> list[Node]: ...
+
+    @property
+    @abstractmethod
+    def sentinel_nodes(self) -> list[Node]: ...
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [*self.data_nodes, *self.sentinel_nodes]
 
     def __post_init__(self) -> None:
         if len(self.data_ports) < 1 or len(self.sentinel_ports) < 1:
@@ -116,22 +112,11 @@ class TopologySpec:
                 f"master name {self.master_name!r} is not one word",
                 "use letters, digits, '.', '_' and '-' only, such as mymaster",
             )
-        for what, word in [
-            ("key prefix", self.app_key_prefix),
-            *(("host", host) for host in (self.host, *self.data_hosts, *self.sentinel_hosts)),
-        ]:
-            if re.search(r"[\s\"'#]", word):
-                raise TopologyError(
-                    f"{what} {word!r} has a space, a quote or a #", "leave them out"
-                )
-        for hosts, ports, kind in (
-            (self.data_hosts, self.data_ports, "data node"),
-            (self.sentinel_hosts, self.sentinel_ports, "sentinel"),
-        ):
-            if hosts and len(hosts) != len(ports):
-                raise TopologyError(f"{len(hosts)} hosts for {len(ports)} {kind}s")
-        nodes = [*self.data_nodes, *self.sentinel_nodes, *filter(None, [self.app_node])]
-        places = [(node.host, node.port) for node in nodes]
+        check_words(("key prefix", self.app_key_prefix))
+
+    def _check_places(self) -> None:
+        """After the subclass's own checks: no two nodes on one host and port, a quorum."""
+        places = [(node.host, node.port) for node in self.nodes]
         if twice := sorted({place for place in places if places.count(place) > 1}):
             host, port = twice[0]
             raise TopologyError(
@@ -143,24 +128,65 @@ class TopologySpec:
                 f"quorum {self.quorum} is not between 1 and {len(self.sentinel_ports)}",
                 "use --quorum 2 with 3 sentinels (a majority)",
             )
+
+
+# What a run dir's configs and data fix, by field: what to say of it.
+FIXED = {
+    "host": "host",
+    "data_ports": "data node ports (--port-base, --replicas)",
+    "sentinel_ports": "sentinel ports (--sentinel-port-base, --sentinels)",
+    "master_name": "master name",
+    "netns_subnet": "network namespaces",
+    "auth": "auth (--no-auth)",
+    "tls": "TLS (--tls)",
+}
+# What `up` applies to sentinels restarted with other values (SENTINEL SET), by field: the
+# option, as SENTINEL MASTER names it too.
+LIVE = {
+    "quorum": "quorum",
+    "down_after_ms": "down-after-milliseconds",
+    "failover_timeout_ms": "failover-timeout",
+}
+
+
+@dataclass(frozen=True)
+class TopologySpec(SentinelSetup):
+    """What `up` starts on this machine. Ports are explicit so tests can ask for free ones."""
+
+    run_dir: Path = Path(".sentinel-board")
+    host: str = "127.0.0.1"
+    app_port: int | None = 8080
+    server: str = "redis"  # redis, valkey, or the path of a server binary (topology/servers.py)
+    workers: int = 1
+    log_format: str = "text"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    # Set: every Redis node runs in a network namespace of its own on 10.77.<subnet>.0/24,
+    # so that a drill can cut one off (see topology/netns.py). Needs root.
+    netns_subnet: int | None = None
+    # TLS only, with a CA and a certificate generated into the run dir (topology/certificates.py).
+    tls: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_words(("host", self.host))
+        self._check_places()
         object.__setattr__(self, "run_dir", Path(self.run_dir).absolute())
 
-    def same_redis_setup(self, other: TopologySpec) -> bool:
-        """Whether `other` can restart from this one's configs and data (the app may differ)."""
-        keep = [
-            *("host", "data_ports", "sentinel_ports", "quorum"),
-            *("down_after_ms", "failover_timeout_ms", "master_name", "netns_subnet", "auth"),
-            *("tls", "data_hosts", "sentinel_hosts", "node_dir", "bind"),
+    @property
+    def nodes(self) -> list[Node]:
+        return [*super().nodes, *filter(None, [self.app_node])]
+
+    def fixed_changes(self, previous: TopologySpec) -> list[str]:
+        """What `previous` (a run dir's) has otherwise, that its configs and data cannot take
+        without deleting them (the app's settings may differ; LIVE ones are applied)."""
+        return [
+            what for name, what in FIXED.items() if getattr(self, name) != getattr(previous, name)
         ]
-        return all(getattr(self, name) == getattr(other, name) for name in keep)
 
     def _node(self, kind: Kind, number: int, port: int) -> Node:
         name = f"{kind}-{number}"
         if self.netns_subnet is None:
-            hosts = self.data_hosts if kind == "redis" else self.sentinel_hosts
-            host = hosts[number - 1] if hosts else self.host
-            bind = self.bind or None
-            return Node(name, kind, port, self.run_dir, host, None, self.node_dir, bind)
+            return Node(name, kind, port, self.run_dir, self.host)
         host = f"10.77.{self.netns_subnet}.{number + (10 if kind == 'redis' else 20)}"
         return Node(name, kind, port, self.run_dir, host, f"sb{self.netns_subnet}-{name}")
 
@@ -187,7 +213,6 @@ class TopologySpec:
     def save(self) -> None:
         data = asdict(self)
         data["run_dir"] = str(self.run_dir)
-        data["node_dir"] = self.node_dir and str(self.node_dir)
         data.pop("extra_env")  # may hold settings a user would not want on disk
         # For people and other tools; `load` derives these again from the settings above.
         data["app_url"] = self.app_url
@@ -201,7 +226,7 @@ class TopologySpec:
                 "pid_file": str(node.pid_path),
                 "log": str(node.log_path),
             }
-            for node in [*self.data_nodes, *self.sentinel_nodes, *filter(None, [self.app_node])]
+            for node in self.nodes
         ]
         self.manifest_path.write_text(json.dumps(data, indent=2) + "\n")
 
@@ -219,9 +244,9 @@ class TopologySpec:
             data.pop(derived, None)
         if "redis_server" in data:  # run dirs written before --server existed
             data["server"] = data.pop("redis_server")
-        for name in ("data_ports", "sentinel_ports", "data_hosts", "sentinel_hosts", "bind"):
+        for legacy in ("data_hosts", "sentinel_hosts", "node_dir", "bind"):
+            data.pop(legacy, None)  # run dirs written when render-config's spec was this one
+        for name in ("data_ports", "sentinel_ports"):
             if name in data:
                 data[name] = tuple(data[name])
-        if data.get("node_dir"):
-            data["node_dir"] = Path(data["node_dir"])
         return replace(cls(), **data)

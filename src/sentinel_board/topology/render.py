@@ -11,7 +11,7 @@ from sentinel_board.topology.credentials import (
     SENTINEL_USER,
     Credentials,
 )
-from sentinel_board.topology.layout import Node, TopologySpec, is_hostname
+from sentinel_board.topology.layout import Node, SentinelSetup, is_hostname
 
 HEADER = "# Rendered by sentinel-board for {name}. Sentinel rewrites it after a failover.\n"
 
@@ -50,7 +50,7 @@ def _bind(node: Node, auth: bool) -> list[str]:
     return [f"bind {' '.join(addresses)}", f"protected-mode {protected}"]
 
 
-def _data_auth(spec: TopologySpec, secrets: Credentials) -> list[str]:
+def _data_auth(spec: SentinelSetup, secrets: Credentials) -> list[str]:
     return [
         f"requirepass {secrets.admin}",
         f"masteruser {REPLICA_USER}",
@@ -78,7 +78,7 @@ def _listen(node: Node, tls: TLSFiles | None) -> list[str]:
 
 
 def redis_conf(
-    spec: TopologySpec,
+    spec: SentinelSetup,
     node: Node,
     master: Node | None,
     secrets: Credentials | None,
@@ -121,7 +121,7 @@ def _hostnames(node: Node, master: Node) -> list[str]:
 
 
 def sentinel_conf(
-    spec: TopologySpec,
+    spec: SentinelSetup,
     node: Node,
     master: Node,
     secrets: Credentials | None,
@@ -149,7 +149,9 @@ def sentinel_conf(
     return HEADER.format(name=node.name) + "\n".join(lines) + "\n"
 
 
-def app_env(spec: TopologySpec, secrets: Credentials | None, tls_ca: Path | None) -> dict[str, str]:
+def app_env(
+    spec: SentinelSetup, secrets: Credentials | None, tls_ca: Path | None
+) -> dict[str, str]:
     """The settings of an app in front of these nodes, credentials included."""
     return {
         "SENTINEL_BOARD_SENTINELS": ",".join(f"{n.host}:{n.port}" for n in spec.sentinel_nodes),

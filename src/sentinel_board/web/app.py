@@ -10,14 +10,16 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from sentinel_board import __version__
-from sentinel_board.config import Settings, refused
+from sentinel_board.config import Settings
 from sentinel_board.ha import CredentialsRefused, RedisHA, Unavailable
 from sentinel_board.notify import Notifier
+from sentinel_board.refusals import refused
 from sentinel_board.store import MessageStore
 from sentinel_board.web import api, ops, routes
 from sentinel_board.web.errors import install_error_handlers
 from sentinel_board.web.limits import BodySizeLimit
 from sentinel_board.web.metrics import Metrics, MetricsMiddleware, metrics_endpoint
+from sentinel_board.web.refusals import install_refusal_handlers
 from sentinel_board.web.security import BrowserSecurity
 
 logger = logging.getLogger("sentinel_board.web")
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.state.settings = settings
     metrics = app.state.metrics = Metrics()
     install_error_handlers(app)
+    install_refusal_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(BrowserSecurity)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

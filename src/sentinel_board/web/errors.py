@@ -1,3 +1,5 @@
+"""Error responses: one message, JSON under /api, plain text for the pages' own fetches."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -8,9 +10,6 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match
 
-from sentinel_board.config import refused
-from sentinel_board.ha import CredentialsRefused, Unavailable
-from sentinel_board.store import KeyReused, RateLimited
 from sentinel_board.web.validation import REQUIRED
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -28,28 +27,6 @@ def error_response(
 def _field(loc: tuple[int | str, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "header", "path")]
     return ".".join(parts) or "request"
-
-
-async def _retry_later(request: Request, exc: Exception) -> Response:
-    """503 for want of a master, 429 over the rate limit: both say when to come back."""
-    assert isinstance(exc, Unavailable | RateLimited)
-    if isinstance(exc, CredentialsRefused):
-        status, what = 503, f"Redis is unavailable: {refused(exc)}"
-    elif isinstance(exc, Unavailable):
-        status, what = 503, f"Redis is unavailable: {exc.reason}"
-    else:
-        status, what = 429, f"rate limited: {exc}"
-    return error_response(
-        request.url.path,
-        status,
-        f"{what}. Retry in {exc.retry_after} s.",
-        {"Retry-After": str(exc.retry_after)},
-    )
-
-
-async def _conflict(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, KeyReused)
-    return error_response(request.url.path, 409, str(exc))
 
 
 async def _http(request: Request, exc: Exception) -> Response:
@@ -82,8 +59,6 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(Unavailable, _retry_later)
-    app.add_exception_handler(RateLimited, _retry_later)
-    app.add_exception_handler(KeyReused, _conflict)
+    """HTTP's own errors and invalid requests; web/refusals.py answers the store's refusals."""
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(RequestValidationError, _invalid)

@@ -19,6 +19,9 @@ from sentinel_board.web.app import create_app
 from sentinel_board.web.metrics import SHARED_DIR
 
 LogFormat = Literal["text", "json"]
+HttpServer = Literal["uvicorn", "granian"]
+HTTP_SERVERS: tuple[HttpServer, ...] = ("uvicorn", "granian")
+APP = "sentinel_board.web.server:served_app"  # a factory, called in each worker
 STRUCTURED = ("sentinel_event", "failover", "sentinel_listener")  # `extra` our loggers attach
 
 
@@ -74,9 +77,15 @@ def serve(
     workers: int = 1,
     log_level: str = "info",
     log_format: LogFormat = "text",
+    http_server: HttpServer = "uvicorn",
+    app: str = APP,
 ) -> None:
+    """`app` (module:factory) served by `http_server` in `workers` processes, with uvloop."""
     with shared_metrics(workers):
-        _run(host, port, workers, log_level, log_format)
+        if http_server == "granian":
+            _granian(host, port, workers, log_level, log_format, app)
+        else:
+            _uvicorn(host, port, workers, log_level, log_format, app)
 
 
 @contextmanager
@@ -88,7 +97,7 @@ def shared_metrics(workers: int) -> Iterator[None]:
         yield
         return
     directory = tempfile.mkdtemp(prefix="sentinel-board-metrics-")
-    os.environ[SHARED_DIR] = directory  # the workers, spawned, inherit it
+    os.environ[SHARED_DIR] = directory  # the workers inherit it
     try:
         yield
     finally:
@@ -96,9 +105,11 @@ def shared_metrics(workers: int) -> Iterator[None]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _run(host: str, port: int, workers: int, log_level: str, log_format: LogFormat) -> None:
+def _uvicorn(
+    host: str, port: int, workers: int, log_level: str, log_format: LogFormat, app: str
+) -> None:
     uvicorn.run(
-        "sentinel_board.web.server:served_app",
+        app,
         factory=True,
         host=host,
         port=port,
@@ -109,3 +120,25 @@ def _run(host: str, port: int, workers: int, log_level: str, log_format: LogForm
         http="httptools",
         access_log=False,
     )
+
+
+def _granian(
+    host: str, port: int, workers: int, log_level: str, log_format: LogFormat, app: str
+) -> None:
+    """Granian (an HTTP server written in Rust) with the same app, loop and loggers."""
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    level = log_level.lower()
+    config = logging_config(log_level, log_format)
+    handler = config["loggers"]["sentinel_board"]["handlers"]
+    config["loggers"] = {
+        "sentinel_board": config["loggers"]["sentinel_board"],
+        "_granian": {"handlers": handler, "level": log_level.upper(), "propagate": False},
+    }
+    Server(
+        app, address=host, port=port, interface=Interfaces.ASGI, workers=workers,
+        loop=Loops.uvloop, factory=True, log_level=LogLevels({"trace": "debug"}.get(level, level)),
+        log_dictconfig=config, log_access=False, workers_kill_timeout=10,
+    ).serve()  # fmt: skip

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import click
 
+from sentinel_board.cli.terminal import console, friendly_errors
 from sentinel_board.compose import engine, images, machine
 from sentinel_board.compose.engine import EngineError, docker
 from sentinel_board.compose.project import PROJECT, Project, wait
-from sentinel_board.terminal import console, friendly_errors
 from sentinel_board.topology import deploy, render
 
 READY_WITHIN = 180.0

@@ -1,0 +1,40 @@
+"""The store's and the HA layer's refusals as HTTP answers: 503 for want of a master, 429
+over the rate limit, 409 for an idempotency key reused with another message."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from sentinel_board.ha import CredentialsRefused, Unavailable
+from sentinel_board.refusals import refused
+from sentinel_board.store import KeyReused, RateLimited
+from sentinel_board.web.errors import error_response
+
+
+async def _retry_later(request: Request, exc: Exception) -> Response:
+    """503 for want of a master, 429 over the rate limit: both say when to come back."""
+    assert isinstance(exc, Unavailable | RateLimited)
+    if isinstance(exc, CredentialsRefused):
+        status, what = 503, f"Redis is unavailable: {refused(exc)}"
+    elif isinstance(exc, Unavailable):
+        status, what = 503, f"Redis is unavailable: {exc.reason}"
+    else:
+        status, what = 429, f"rate limited: {exc}"
+    return error_response(
+        request.url.path,
+        status,
+        f"{what}. Retry in {exc.retry_after} s.",
+        {"Retry-After": str(exc.retry_after)},
+    )
+
+
+async def _conflict(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KeyReused)
+    return error_response(request.url.path, 409, str(exc))
+
+
+def install_refusal_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Unavailable, _retry_later)
+    app.add_exception_handler(RateLimited, _retry_later)
+    app.add_exception_handler(KeyReused, _conflict)
