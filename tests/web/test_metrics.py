@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sentinel_board.config import Settings
 from sentinel_board.topology import Topology
@@ -109,15 +110,17 @@ def _get(url: str) -> httpx.Response:
     return httpx.get(url, headers={"Connection": "close"}, timeout=5)
 
 
+@pytest.mark.parametrize("http_server", ["uvicorn", "granian"])
 def test_with_several_workers_the_counts_are_every_workers(
-    topology: Topology, tmp_path: Path
+    topology: Topology, tmp_path: Path, http_server: str
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, **topology.app_env(), "TMPDIR": str(tmp_path)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     serve = subprocess.Popen(
-        [sys.executable, "-m", "sentinel_board", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "sentinel_board", "serve", "--port", str(port), "--workers", "2",
+         "--http-server", http_server],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

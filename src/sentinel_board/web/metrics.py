@@ -23,6 +23,7 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
     generate_latest,
+    values,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -69,6 +70,11 @@ class Metrics:
 
     def __init__(self) -> None:
         shared = os.environ.get(SHARED_DIR)
+        if shared and values.ValueClass is values.MutexValue:
+            # prometheus-client chooses where values live when it is imported: a worker forked
+            # from a process that imported it before the directory was named (granian forks,
+            # uvicorn spawns) chooses again, or it would count in memory, unseen.
+            values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
         counted = CollectorRegistry()  # this worker's counts (in files, when shared)
         self.requests = Counter(
             "sentinel_board_http_requests", "HTTP requests answered.",
