@@ -53,3 +53,10 @@ def test_drill_report_without_matplotlib_names_the_extra_before_running(tmp_path
     assert "Traceback" not in done.stderr
     assert "`plot` extra" in done.stdout
     assert "pip install 'sentinel-board[plot]'" in done.stdout
+
+
+def test_serve_on_granian_without_it_names_the_extra() -> None:
+    done = cli_without("granian", "serve", "--http-server", "granian")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "pip install 'sentinel-board[bench]'" in done.stdout

@@ -1,7 +1,8 @@
 """Optional parts, installed as extras: a missing one is named, with the command that adds it.
 
 `pip install sentinel-board` is the server (what `serve` needs); `[plot]` adds matplotlib for
-the drills' reports, `[tls]` adds cryptography for `up --tls`'s certificates.
+the drills' reports, `[tls]` adds cryptography for `up --tls`'s certificates, `[bench]` (what
+`make bench` compares) granian for `serve --http-server granian`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sentinel_board.topology.layout import TopologyError
 EXTRAS = {
     "plot": ("matplotlib", "the drills' reports (--report)"),
     "tls": ("cryptography", "the certificates of `up --tls`"),
+    "bench": ("granian", "`serve --http-server granian`"),
 }
 
 

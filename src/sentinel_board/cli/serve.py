@@ -8,8 +8,9 @@ from dataclasses import replace
 
 import click
 
-from sentinel_board.cli.terminal import console, settings_or_exit
+from sentinel_board.cli.terminal import console, friendly_errors, settings_or_exit
 from sentinel_board.config import Settings
+from sentinel_board.extras import require
 from sentinel_board.refusals import refused, try_credentials
 
 # The levels uvicorn knows: another is a usage error, not a traceback once it starts.
@@ -35,12 +36,15 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
     show_default=True,
     help="What serves HTTP: both are compared by `make bench`.",
 )  # fmt: skip
+@friendly_errors
 def serve(
     host: str, port: int, workers: int, log_level: str, log_format: str, http_server: str
 ) -> None:
     """The web app alone, configured by SENTINEL_BOARD_* environment variables."""
     from sentinel_board.web.server import serve as run
 
+    if http_server == "granian":
+        require("bench")
     settings = settings_or_exit()
     refusal = asyncio.run(_credentials_refused(settings))
     if refusal:
