@@ -249,8 +249,14 @@ def test_status_and_watch_say_which_sentinel_cannot_be_heard(
 
     wait_until(app_told, timeout=15)
     assert str((app_told() or {})["error"]).startswith("AuthenticationError")
+    # The board's health, as its status page and /api/status say it.
+    health = json.loads(invoke("status", "--json", "--run-dir", run_dir).output)["app"]["health"]
+    assert health["state"] == "degraded"
+    assert any(p.startswith(f"sentinel {where} does not answer") for p in health["problems"])
     text = invoke("status", "--run-dir", run_dir).output
     assert f"The app does not hear sentinel {where}: AuthenticationError" in text
+    assert "The board's health: degraded" in text
+    assert f"  - sentinel {where} does not answer (AuthenticationError" in text
 
     watcher = subprocess.Popen(
         [*CLI, "watch", "--json", "--run-dir", run_dir],
