@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from sentinel_board.config import Settings
 from sentinel_board.topology import Node, Topology, probe
-from sentinel_board.topology.credentials import APP_USER
+from sentinel_board.topology.credentials import APP_USER, SENTINEL_USER
 from sentinel_board.web.app import create_app
 
 
@@ -101,6 +101,18 @@ def refuse_the_app(topology: Topology, sentinel: Node) -> None:
     with probe.client(sentinel.host, sentinel.port, password=password) as admin:
         admin.execute_command("ACL", "SETUSER", "default", "resetpass", ">another-password")
         admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+
+
+def make_a_sentinel_disagree(topology: Topology, sentinel: Node, names: Node) -> None:
+    """`sentinel` monitors `names` as the master, as in the seconds of a failover (a topology
+    of the test's own, with a long down-after so that nothing fails over meanwhile)."""
+    assert topology.credentials is not None
+    for command in [
+        ("REMOVE", "mymaster"),
+        ("MONITOR", "mymaster", names.host, names.port, 2),
+        ("SET", "mymaster", "auth-user", SENTINEL_USER, "auth-pass", topology.credentials.monitor),
+    ]:
+        assert topology.ask(sentinel, "SENTINEL", *command) in (True, "OK"), command
 
 
 def node_client(settings: Settings, address: tuple[str, int], **options: Any) -> Redis:

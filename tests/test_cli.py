@@ -16,9 +16,8 @@ from click.testing import CliRunner, Result
 
 from sentinel_board.cli import main
 from sentinel_board.topology import Topology, faults, probe, process
-from sentinel_board.topology.credentials import SENTINEL_USER
 from sentinel_board.topology.ports import free_port
-from tests.helpers import free_port_base, refuse_the_app, wait_until
+from tests.helpers import free_port_base, make_a_sentinel_disagree, refuse_the_app, wait_until
 
 CLI = [sys.executable, "-m", "sentinel_board"]
 
@@ -250,8 +249,14 @@ def test_status_and_watch_say_which_sentinel_cannot_be_heard(
 
     wait_until(app_told, timeout=15)
     assert str((app_told() or {})["error"]).startswith("AuthenticationError")
+    # The board's health, as its status page and /api/status say it.
+    health = json.loads(invoke("status", "--json", "--run-dir", run_dir).output)["app"]["health"]
+    assert health["state"] == "degraded"
+    assert any(p.startswith(f"sentinel {where} does not answer") for p in health["problems"])
     text = invoke("status", "--run-dir", run_dir).output
     assert f"The app does not hear sentinel {where}: AuthenticationError" in text
+    assert "The board's health: degraded" in text
+    assert f"  - sentinel {where} does not answer (AuthenticationError" in text
 
     watcher = subprocess.Popen(
         [*CLI, "watch", "--json", "--run-dir", run_dir],
@@ -274,14 +279,7 @@ def test_status_says_what_is_known_while_the_sentinels_disagree(
     """As in the seconds of a failover, made to last: one sentinel names another master, and
     the master most name is dead (no failover: down-after is a minute)."""
     topology = make_topology(down_after_ms=60_000)
-    replica, odd = topology.data_nodes[1], topology.sentinel_nodes[2]
-    assert topology.credentials is not None
-    for command in [
-        ("REMOVE", "mymaster"),
-        ("MONITOR", "mymaster", replica.host, replica.port, 2),
-        ("SET", "mymaster", "auth-user", SENTINEL_USER, "auth-pass", topology.credentials.monitor),
-    ]:
-        assert topology.ask(odd, "SENTINEL", *command) in (True, "OK"), command
+    make_a_sentinel_disagree(topology, topology.sentinel_nodes[2], topology.data_nodes[1])
     assert faults.kill(topology, "master").name == "redis-1"
     shown = invoke("status", "--run-dir", str(topology.spec.run_dir))
     text = " ".join(shown.output.split())

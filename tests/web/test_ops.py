@@ -8,7 +8,13 @@ import pytest
 from sentinel_board.config import Settings
 from sentinel_board.topology import Topology, faults
 from sentinel_board.topology.ports import free_port
-from tests.helpers import app_client, refuse_the_app, settings_for, wait_until_async
+from tests.helpers import (
+    app_client,
+    make_a_sentinel_disagree,
+    refuse_the_app,
+    settings_for,
+    wait_until_async,
+)
 
 
 async def test_healthz_asks_nothing_of_redis() -> None:
@@ -138,6 +144,29 @@ async def test_a_sentinel_the_app_cannot_hear_is_shown_with_why(
     assert any(p.startswith(problem) for p in body["health"]["problems"])
     assert body["health"]["state"] == "degraded"
     assert 'not heard: <span class="hint">AuthenticationError' in panel
+
+
+async def test_status_says_what_the_sentinels_disagree_about(
+    make_topology: Callable[..., Topology],
+) -> None:
+    """As in the seconds of a failover, made to last: one sentinel names a replica."""
+    topology = make_topology(down_after_ms=60_000)
+    master, replica = topology.data_nodes[:2]
+    first, second, odd = (f"127.0.0.1:{s.port}" for s in topology.sentinel_nodes)
+    make_a_sentinel_disagree(topology, topology.sentinel_nodes[2], replica)
+    async with app_client(settings_for(topology)) as client:
+        await client.get("/unread-list/size")
+        body = (await client.get("/api/status")).json()
+        panel = (await client.get("/status/panel")).text
+    said = (
+        f"the sentinels disagree: {first}, {second} name 127.0.0.1:{master.port}; "
+        f"{odd} names 127.0.0.1:{replica.port}"
+    )
+    assert said in body["health"]["problems"]
+    assert body["health"]["state"] == "degraded"
+    assert [s["names_master"] for s in body["sentinels"]][2] == f"127.0.0.1:{replica.port}"
+    assert all(s["error"] is None for s in body["sentinels"])
+    assert said in panel
 
 
 async def test_status_says_plainly_that_writes_are_unavailable(settings: Settings) -> None:

@@ -9,10 +9,8 @@ import signal
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
-import httpx
 
 from sentinel_board.cli.terminal import (
     console,
@@ -26,7 +24,7 @@ from sentinel_board.ha import ListenerState, sentinel_events
 from sentinel_board.topology import Topology, TopologySpec, faults, process
 from sentinel_board.topology.launcher import SentinelAccess, purge_left_by_a_refused_up
 from sentinel_board.topology.layout import consecutive, majority
-from sentinel_board.topology.status import collect
+from sentinel_board.topology.status import ask_the_app, collect
 
 SIGNALS = ("KILL", "TERM", "STOP", "CONT")
 
@@ -253,22 +251,11 @@ def status(run_dir: Path, as_json: bool) -> None:
     """The topology as the sentinels see it now."""
     report = collect(Topology.open(run_dir))
     if report.app and report.app.alive:
-        report.app.listener = _app_listener(report.app.url)
+        ask_the_app(report.app)
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2))
     else:
         print_status(report)
-
-
-def _app_listener(url: str) -> list[dict[str, Any]] | None:
-    """Whether the app hears each sentinel's events, from its /api/status; None if it does
-    not say."""
-    try:
-        answer = httpx.get(f"{url}/api/status", timeout=3)
-        listener: list[dict[str, Any]] = answer.json()["app"]["listener"]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
-        return None
-    return listener
 
 
 @click.command()

@@ -77,8 +77,15 @@ def print_status(report: TopologyStatus) -> None:
     for heard in (report.app.listener if report.app else None) or []:
         if heard["error"]:
             console.print(
-                f"[red]The app does not hear sentinel {heard['sentinel']}:[/red] {heard['error']}"
+                f"[red]The app does not hear sentinel {heard['sentinel']}:[/red] "
+                + escape(heard["error"])
             )
+    if report.app and report.app.health:  # the same as its status page and /api/status say
+        health = report.app.health
+        colour = {"ok": "green", "degraded": "yellow", "down": "red"}[health["state"]]
+        console.print(f"The board's health: [{colour}]{health['state']}[/{colour}]")
+        for problem in health["problems"]:
+            console.print(f"  - {escape(problem)}")
     if report.disagreement:
         console.print(
             f"[yellow]The sentinels disagree:[/yellow] {escape(report.disagreement)}. The "

@@ -1,15 +1,26 @@
 """The local topology's status, as `status` and `up` show it: typed, and as JSON.
 
-The web app's own picture (monitor.py, for the status page and /api/status) is made from what
-the app's HA client knows, with no access to the processes: it cannot import the launcher,
-which this picture needs (pids, pid files, each node's own ROLE and INFO).
+Produced here from the launcher's processes (pids, each node's own ROLE and INFO), which the
+web app may not import; the web app's picture (monitor.py) is produced from what its HA client
+knows. What the two share is typed once in picture.py: which master each sentinel names and
+the words for a disagreement, the board's listener and its health (read from its /api/status).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import NamedTuple
 
+import httpx
+
+from sentinel_board.picture import (
+    Health,
+    Listener,
+    disagreement,
+    health_from_json,
+    listener_from_json,
+    named_masters,
+)
 from sentinel_board.topology.launcher import Topology
 from sentinel_board.topology.layout import Node
 
@@ -42,7 +53,9 @@ class AppStatus:
     url: str
     pid: int | None
     alive: bool
-    listener: list[dict[str, Any]] | None = None  # from the app's /api/status
+    # From the app's /api/status; None when it is down or does not say.
+    listener: list[Listener] | None = None
+    health: Health | None = None
 
 
 @dataclass
@@ -65,28 +78,28 @@ class TopologyStatus:
     @property
     def disagreement(self) -> str | None:
         """What the answering sentinels disagree about, in words; None when they agree."""
-        if len(self.named) < 2:
-            return None
-        return "; ".join(
-            f"{', '.join(sentinels)} {'names' if len(sentinels) == 1 else 'name'} {node}"
-            for node, sentinels in self.named.items()
-        )
+        return disagreement(self.named)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, object]:
         report = asdict(self)
         report.pop("named")
         return report
 
 
-def _replica_links(topology: Topology, master: Node | None) -> dict[int, dict[str, Any]]:
-    """The master's own view of its replicas: port -> state, offset, lag."""
+class Link(NamedTuple):
+    offset: int | None
+    lag: int | None
+
+
+def _replica_links(topology: Topology, master: Node | None) -> dict[int, Link]:
+    """The master's own view of its replicas: port -> offset, lag."""
     if master is None:
         return {}
     replication = topology.info(master, "replication")
     links = {}
     for key, value in replication.items():
         if key.startswith("slave") and isinstance(value, dict):
-            links[int(value["port"])] = value
+            links[int(value["port"])] = Link(value.get("offset"), value.get("lag"))
     return links
 
 
@@ -108,28 +121,24 @@ def collect(topology: Topology) -> TopologyStatus:
         if node is master:
             continue
         alive = topology.pid(node) is not None
-        link = links.get(node.port, {})
+        link = links.get(node.port, Link(None, None))
         replication = topology.info(node, "replication") if alive else {}
         replicas.append(
             ReplicaStatus(
                 **asdict(entry(node, "replica")),
                 reports_role=topology.role(node) if alive else None,
                 link=replication.get("master_link_status", "down"),
-                offset=link.get("offset"),
-                lag=link.get("lag"),
+                offset=link.offset,
+                lag=link.lag,
             )
         )
 
     sentinels = []
-    named: dict[str, list[str]] = {}
     quorum_ok = False
-    by_address = {f"{node.host}:{node.port}": node.name for node in topology.data_nodes}
     for node in topology.sentinel_nodes:
         reply = topology.ask(node, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", spec.master_name)
         names = f"{reply[0]}:{reply[1]}" if reply else None
         sentinel = SentinelStatus(**asdict(entry(node, "sentinel")), names_master=names)
-        if names is not None:
-            named.setdefault(by_address.get(names, names), []).append(node.name)
         if not quorum_ok and sentinel.alive:
             reply = topology.ask(node, "SENTINEL", "CKQUORUM", spec.master_name)
             quorum_ok = isinstance(reply, str) and reply.startswith("OK")
@@ -151,5 +160,20 @@ def collect(topology: Topology) -> TopologyStatus:
         quorum_ok=quorum_ok,
         auth=spec.auth,
         tls=spec.tls,
-        named=named,
+        named=named_masters(
+            ((s.name, s.names_master) for s in sentinels),
+            {f"{node.host}:{node.port}": node.name for node in topology.data_nodes},
+        ),
     )
+
+
+def ask_the_app(app: AppStatus) -> None:
+    """Whether the app hears each sentinel's events, and its health, from its /api/status;
+    both left None if it does not say, or not in the picture's shape (status shows the rest)."""
+    try:
+        answer = httpx.get(f"{app.url}/api/status", timeout=3).json()
+        listener = [listener_from_json(entry) for entry in answer["app"]["listener"]]
+        health = health_from_json(answer["health"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return
+    app.listener, app.health = listener, health

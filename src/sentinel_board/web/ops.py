@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -14,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sentinel_board.ha import RedisHA, Unavailable, format_address
 from sentinel_board.monitor import status_view
 from sentinel_board.notify import Notifier
+from sentinel_board.picture import StatusPicture
 from sentinel_board.web.deps import Store
 from sentinel_board.web.metrics import Metrics
 
@@ -65,23 +65,34 @@ async def events(request: Request) -> StreamingResponse:
     )
 
 
-async def app_status(request: Request) -> dict[str, Any]:
+class BoardStatus(StatusPicture):
+    """The picture, and the webhooks' deliveries (None when none is configured)."""
+
+    notifications: dict[str, int] | None
+
+
+async def app_status(request: Request) -> BoardStatus:
     view = await status_view(request.app.state.redis)
     # Every worker's counts, not the answering one's; 503s: those served to users.
     metrics: Metrics = request.app.state.metrics
     totals = metrics.totals()
-    view["app"].update(
-        retries=int(totals["retries"]),
-        failovers_followed=int(totals["failovers_followed"]),
-        unavailable=int(totals["unavailable_served"]),
-    )
+    view["app"]["retries"] = int(totals["retries"])
+    view["app"]["failovers_followed"] = int(totals["failovers_followed"])
+    view["app"]["unavailable"] = int(totals["unavailable_served"])
     notifier: Notifier | None = request.app.state.notifier
-    view["notifications"] = dataclasses.asdict(notifier.stats) if notifier else None
-    return view
+    stats = dataclasses.asdict(notifier.stats) if notifier else None
+    return BoardStatus(**view, notifications=stats)
 
 
-@router.get("/api/status")
-async def status(request: Request) -> dict[str, Any]:
+# Its fields are documented in the README; the schema says an object, as before, and FastAPI
+# does not check each answer against the picture's types again.
+OBJECT: dict[int | str, dict[str, object]] = {
+    200: {"content": {"application/json": {"schema": {"type": "object"}}}}
+}
+
+
+@router.get("/api/status", response_model=None, responses=OBJECT)
+async def status(request: Request) -> BoardStatus:
     """The topology as the sentinels see it now, the board's own view, the latest events,
     and the webhooks' deliveries (null when none is configured)."""
     return await app_status(request)

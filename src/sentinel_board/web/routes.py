@@ -3,7 +3,6 @@ from __future__ import annotations
 import functools
 import time
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -164,7 +163,7 @@ def _shown(event: SentinelEvent) -> dict[str, str]:
     }
 
 
-async def _status_context(request: Request) -> dict[str, Any]:
+async def _status_context(request: Request) -> dict[str, object]:
     redis: RedisHA = request.app.state.redis
     events = [_shown(event) for event in reversed(redis.recent_events)]
     return {"status": await app_status(request), "events": events}
