@@ -15,16 +15,21 @@ from sentinel_board.drills.endurance import ROTATION, endure
 from sentinel_board.drills.endurance_target import RedisFigures, local_target
 from sentinel_board.drills.options import EnduranceOptions
 from sentinel_board.drills.resources import Sample, verdicts
+from sentinel_board.drills.workload import Record
 
 SHORT = EnduranceOptions(faults=6, down_after_ms=1000, failover_deadline=5)
 
 
 @pytest.mark.failover
 @pytest.mark.timeout(300)
-async def test_six_faults_in_rotation_lose_nothing_and_leak_nothing(tmp_path: Path) -> None:
+async def test_six_faults_in_rotation_lose_nothing_and_keep_their_processes(
+    tmp_path: Path,
+) -> None:
+    """Every fault judged as the drills judge; the resources sampled and judged, but only what
+    is not a figure of this machine is asserted here (the drill reports the rest)."""
     async with local_target(tmp_path / "topology", SHORT) as target:
         result = await endure(target, SHORT)
-    assert result.passed, (result.failed, [(f.kind, f.failed) for f in result.faults])
+    assert all(f.passed for f in result.faults), [(f.kind, f.failed) for f in result.faults]
     kinds = [f.kind for f in result.faults]
     rotation = [k for k in ROTATION if k != "partition" or result.partition is None]
     assert kinds == (rotation * 2)[:6]
@@ -34,14 +39,17 @@ async def test_six_faults_in_rotation_lose_nothing_and_leak_nothing(tmp_path: Pa
     assert result.acknowledged > 100 and all(f.lost == 0 for f in result.faults)
     assert [s.fault for s in result.samples] == list(range(1, 7))
     assert all(len(s.workers) == 2 for s in result.samples), "every worker heard from"
-    assert result.verdicts and all(held for _, held, _ in result.verdicts)
+    judged = {what: held for what, held, _ in result.verdicts}
+    assert len(judged) == 6, judged
+    assert judged["the board's workers are the same processes"]
+    assert judged["keys at most the lists, the probe and the dedup keys still due"]
 
     index = endurance_report.write_report(result, tmp_path / "report")
     png = tmp_path / "report" / "endurance.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     assert "| master-kill | 2 | 2 | 2 |" in index.read_text()
     figures = json.loads((tmp_path / "report" / "endurance.json").read_text())
-    assert figures["passed"] is True and len(figures["faults"]) == 6
+    assert len(figures["faults"]) == 6 and len(figures["verdicts"]) == 6
 
 
 def _sample(fault: int, fds: float, rss: float, clients: int, pids: tuple[str, ...] = ("1", "2")):
@@ -52,17 +60,17 @@ def _sample(fault: int, fds: float, rss: float, clients: int, pids: tuple[str, .
 
 def test_a_leak_of_files_connections_or_memory_fails_the_verdict() -> None:
     steady = [_sample(n, 60, 130 * 2**20, 30) for n in range(1, 5)]
-    assert all(held for _, held, _ in verdicts(steady, fixed_keys=10))
+    assert all(held for _, held, _ in verdicts(steady, [10] * 4))
     leaking = [_sample(n, 60 + n, 130 * 2**20 + n * 2**21, 30 + n) for n in range(1, 5)]
-    failed = {what for what, held, _ in verdicts(leaking, fixed_keys=9) if not held}
+    failed = {what for what, held, _ in verdicts(leaking, [10, 10, 9, 10]) if not held}
     assert failed == {
         "open files of the board within ±2 of their level after the first fault",
         "the board's memory (its workers') grows by at most 5 MB",
         "client connections of the data nodes within ±2 of their level after the first fault",
-        "keys at most the lists, the probe and one dedup key per message",
+        "keys at most the lists, the probe and the dedup keys still due",
     }
     restarted = [_sample(1, 60, 1, 30), _sample(2, 60, 1, 30, pids=("1", "3"))]
-    [(_, held, figures)] = [v for v in verdicts(restarted, 10) if "same processes" in v[0]]
+    [(_, held, figures)] = [v for v in verdicts(restarted, [10, 10]) if "same processes" in v[0]]
     assert not held and "changed at faults [2]" in figures
 
 
@@ -72,3 +80,10 @@ def test_endurance_runs_alone_and_once(args: list[str]) -> None:
     assert result.exit_code == 2, "a usage error"
     assert result.output.startswith("Usage: ")
     assert "Error: endurance runs alone, once" in result.output and "Hint:" in result.output
+
+
+def test_the_app_s_own_dedup_keys_are_due_only_within_its_retry_window() -> None:
+    record = Record(keyed=[1.0, 2.0], keyless=[1.0, 50.0, 99.0])
+    assert record.keys_written(at=100.0, window=10.0) == 2 + 1
+    assert record.keys_written(at=55.0, window=10.0) == 2 + 1
+    assert record.keys_written(at=1.5, window=10.0) == 1 + 1

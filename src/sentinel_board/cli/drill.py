@@ -189,11 +189,14 @@ def _endurance(
         work_dir = Path(tempfile.mkdtemp(prefix="sentinel-board-endurance-"))
         try:
             result = asyncio.run(endurance(work_dir / "topology"))
-        finally:
-            if keep:
-                console.print(f"Run dir kept in {work_dir}")
-            else:
-                shutil.rmtree(work_dir, ignore_errors=True)
+        except BaseException:
+            # Its logs say what went wrong, and its pid files what may still run.
+            console.print(f"Run dir kept in {work_dir}")
+            raise
+        if keep:
+            console.print(f"Run dir kept in {work_dir}")
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
     console.print(endurance_report.table(result))
     console.print(endurance_report.verdict_table(result))
     _write(

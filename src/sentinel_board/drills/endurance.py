@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import time
 from collections import Counter
@@ -29,6 +30,7 @@ from sentinel_board.drills.resources import Sample, sample, verdicts
 from sentinel_board.drills.runner import true_master
 from sentinel_board.drills.workload import Record, Workload
 from sentinel_board.ha import SentinelEvent, sentinel_events
+from sentinel_board.store import RETRY_MARGIN
 from sentinel_board.topology import TopologyError
 
 ROTATION = ("master-kill", "master-hang", "replica-kill", "sentinel-kill", "partition")
@@ -153,7 +155,8 @@ async def endure(
     async with httpx.AsyncClient(
         base_url=target.app_url, timeout=REQUEST_TIMEOUT, limits=limits
     ) as client:
-        workload = Workload(client, pace=options.pace)
+        # Half the writers without an Idempotency-Key: the app's own dedup keys must expire.
+        workload = Workload(client, pace=options.pace, keyless=2)
         run = Run(target, options, workload.record)
 
         async def listen() -> None:
@@ -174,10 +177,12 @@ async def endure(
                 if progress is not None:
                     progress(fault)
         finally:
-            record = await workload.stop()
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            try:
+                record = await workload.stop()
+            finally:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
     final: list[str] = []
     stored = await ledger.stored(final)
     result.attempted, result.acknowledged = len(record.attempted), len(record.acked)
@@ -187,7 +192,11 @@ async def endure(
         final += [f"{lost} acknowledged writes lost"] if lost else []
         final += [f"{duplicates} messages stored twice"] if duplicates else []
     result.failed += final
-    result.verdicts = verdicts(result.samples, fixed_keys=3 + result.attempted)
+    # The lists and the probe; every client key; the app's own keys for the posts of its
+    # retry window (with a few seconds for the sample's own lag).
+    window = math.ceil(options.failover_deadline) + RETRY_MARGIN + 5
+    bounds = [3 + record.keys_written(s.at, window) for s in result.samples]
+    result.verdicts = verdicts(result.samples, bounds)
     result.failed += [f"{what}: {figures}" for what, held, figures in result.verdicts if not held]
     return result
 

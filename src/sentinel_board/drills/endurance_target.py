@@ -9,6 +9,7 @@ drill would run on it unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -44,6 +45,7 @@ class RedisFigures:
 
 class EnduranceTarget(Target, Protocol):
     workers: int  # the board's worker processes
+    keys: Keys  # the board's key names, with its prefix
 
     def partition_unavailable(self) -> str | None:
         """None when `cut` and `heal` work here, else why not."""
@@ -234,7 +236,14 @@ async def local_target(
         netns_subnet=netns.free_subnet() if netns.available() is None else None,
         server=servers.find(options.server).path,
     )
-    topology = await asyncio.to_thread(Topology.up, spec)
+    starting = asyncio.ensure_future(asyncio.to_thread(Topology.up, spec))
+    try:
+        topology = await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        # A thread cannot be stopped: once it has started everything, stop it all.
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread((await starting).down)
+        raise
     try:
         yield LocalEnduranceTarget(topology)
     finally:

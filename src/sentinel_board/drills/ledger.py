@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 
 from sentinel_board.drills.endurance_target import EnduranceTarget
 from sentinel_board.drills.runner import true_master
-from sentinel_board.keys import READ
 
 CATCH_UP = 10.0  # s: for the replicas to hold what the master's READ held
 
@@ -45,9 +44,9 @@ class Ledger:
     async def stored(self, failed: list[str]) -> Counter[str] | None:
         """Every message stored now, each as many times as it is; None (and why, in `failed`)
         when that cannot be told: no single master, or the nodes differ."""
-        target = self.target
+        target, read = self.target, self.target.keys.read  # the board's READ, its prefix too
         master = await asyncio.to_thread(true_master, target)
-        length = await asyncio.to_thread(target.list_length, master, READ) if master else None
+        length = await asyncio.to_thread(target.list_length, master, read) if master else None
         if master is None or length is None:
             failed.append("no single master to read the lists from")
             return None
@@ -57,14 +56,14 @@ class Ledger:
 
         async def caught_up() -> bool:
             lengths = [
-                await asyncio.to_thread(target.list_length, n, READ) for n in target.data_nodes
+                await asyncio.to_thread(target.list_length, n, read) for n in target.data_nodes
             ]
             return all(n is not None and n >= length for n in lengths)
 
         if not await until(caught_up, CATCH_UP):
             failed.append(f"a replica did not catch up with the master's READ in {CATCH_UP:g} s")
         digests = {
-            await asyncio.to_thread(target.digest, n, READ, self.offset, length)
+            await asyncio.to_thread(target.digest, n, read, self.offset, length)
             for n in target.data_nodes
         }
         if len(digests) != 1:
@@ -74,8 +73,8 @@ class Ledger:
         if lists is None:
             failed.append(f"{master} did not give its lists")
             return None
-        read, unread = lists
-        settled, tail = read[: length - self.offset], read[length - self.offset :]
+        new, unread = lists
+        settled, tail = new[: length - self.offset], new[length - self.offset :]
         self.counted.update(_texts(settled))
         self.offset = length
         return self.counted + Counter(_texts(tail + unread))

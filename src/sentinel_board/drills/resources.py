@@ -64,8 +64,9 @@ async def _workers(target: EnduranceTarget) -> dict[str, dict[str, float]]:
     return seen
 
 
-def verdicts(samples: list[Sample], fixed_keys: int) -> list[tuple[str, bool, str]]:
-    """(what is required, whether it held, the figures), after the first fault's level."""
+def verdicts(samples: list[Sample], key_bounds: list[int]) -> list[tuple[str, bool, str]]:
+    """(what is required, whether it held, the figures), after the first fault's level;
+    `key_bounds`: the most keys Redis may hold at each sample."""
     if len(samples) < 2:
         return []
     found: list[tuple[str, bool, str]] = []
@@ -87,9 +88,13 @@ def verdicts(samples: list[Sample], fixed_keys: int) -> list[tuple[str, bool, st
         ("client connections of the sentinels", [s.redis.sentinel_clients for s in samples]),
     ):
         found.append(_within(what, [sum(c.values()) for c in clients]))
-    most = max(s.redis.keys for s in samples)
-    what = "keys at most the lists, the probe and one dedup key per message"
-    found.append((what, most <= fixed_keys, f"at most {most} keys, bound {fixed_keys}"))
+    over = [(s.fault, s.redis.keys, bound) for s, bound in zip(samples, key_bounds, strict=True)
+            if s.redis.keys > bound]  # fmt: skip
+    most, bound = max((s.redis.keys, b) for s, b in zip(samples, key_bounds, strict=True))
+    what = "keys at most the lists, the probe and the dedup keys still due"
+    figures = f"at most {most:,} keys (bound then {bound:,})"
+    figures += f"; over at faults {[fault for fault, _, _ in over]}" if over else ""
+    found.append((what, not over, figures))
     return found
 
 

@@ -38,6 +38,13 @@ class Record:
     samples: list[Sample] = field(default_factory=list)
     attempted: set[str] = field(default_factory=set)
     acked: dict[str, float] = field(default_factory=dict)  # message -> when acknowledged
+    keyed: list[float] = field(default_factory=list)  # when each message with a key was posted
+    keyless: list[float] = field(default_factory=list)  # ... each without one
+
+    def keys_written(self, at: float, window: float) -> int:
+        """The dedup keys the posts made until `at` may still hold: every client key (kept a
+        day), and the app's own for the posts of the last `window` seconds."""
+        return sum(t <= at for t in self.keyed) + sum(at - window <= t <= at for t in self.keyless)
 
     def ack_times(self, since: float = 0.0, until: float = float("inf")) -> list[float]:
         return sorted(t for t in self.acked.values() if since <= t <= until)
@@ -78,27 +85,35 @@ async def _request(
 
 
 async def write(
-    client: httpx.AsyncClient, record: Record, name: str, stop: asyncio.Event, pace: float = 0.0
+    client: httpx.AsyncClient,
+    record: Record,
+    name: str,
+    stop: asyncio.Event,
+    pace: float = 0.0,
+    keyed: bool = True,
 ) -> None:
-    """Post unique messages, `pace` seconds apart; retry each with its key until acknowledged,
-    as the API says."""
+    """Post unique messages, `pace` seconds apart. `keyed`: each with an Idempotency-Key,
+    retried until acknowledged, as the API says; else without one, posted once (a retry
+    without a key could store it twice: the board retries on its own until its deadline)."""
     for n in itertools.count():
         if stop.is_set():
             return
         if n and pace:
             await asyncio.sleep(pace)
-        text, key = f"{name}-{n}", str(uuid.uuid4())
+        text = f"{name}-{n}"
+        headers = {"Idempotency-Key": str(uuid.uuid4())} if keyed else {}
         record.attempted.add(text)
+        (record.keyed if keyed else record.keyless).append(time.time())
         while not stop.is_set():
             response = await _request(
                 client, record, "write", "POST", "/api/messages",
-                json={"message": text}, headers={"Idempotency-Key": key},
+                json={"message": text}, headers=headers,
             )  # fmt: skip
             if response is not None and response.status_code == 201:
                 record.acked[text] = time.time()
                 break
-            if response is not None and response.status_code not in (502, 503, 504):
-                break  # not a failover: a retry would get the same answer
+            if not keyed or (response is not None and response.status_code not in (502, 503, 504)):
+                break  # no key to retry with; or not a failover: the same answer again
             await asyncio.sleep(RETRY_PAUSE)
 
 
@@ -124,15 +139,17 @@ class Workload:
         readers: int = 2,
         prefix: str = "w",
         pace: float = 0.0,
+        keyless: int = 0,
     ) -> None:
         """`prefix` starts every message, so that workloads on one board tell theirs apart;
-        `pace`: each writer's pause between two messages (0: none, as fast as it can)."""
+        `pace`: each writer's pause between two messages (0: none, as fast as it can);
+        `keyless`: how many of the writers post without an Idempotency-Key."""
         self.record = Record()
         self._stop = asyncio.Event()
         r, stop = self.record, self._stop
         self._tasks = [
             *(
-                asyncio.create_task(write(client, r, f"{prefix}{i}", stop, pace))
+                asyncio.create_task(write(client, r, f"{prefix}{i}", stop, pace, i >= keyless))
                 for i in range(writers)
             ),
             *(asyncio.create_task(read(client, r, stop)) for _ in range(readers)),
