@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,8 @@ import pytest
 from sentinel_board.config import Settings
 from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
+from sentinel_board.web.metrics import SHARED_DIR
+from sentinel_board.web.server import METRICS_PREFIX, shared_metrics
 from tests.helpers import app_client, wait_until
 
 
@@ -157,3 +160,28 @@ def _answers(url: str) -> bool:
         return _get(url).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_metrics_directory_left_by_a_killed_server_is_removed_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL leaves no chance to clean up: the next server with several workers does."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.delenv(SHARED_DIR, raising=False)
+    tempfile.tempdir = None  # read TMPDIR again
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    abandoned = tmp_path / f"{METRICS_PREFIX}{gone.stdout.strip()}-x1"
+    running = tmp_path / f"{METRICS_PREFIX}{os.getpid()}-x2"  # a live server's: kept
+    for directory in (abandoned, running):
+        directory.mkdir()
+        (directory / "counter_1.db").write_bytes(b"")
+    try:
+        with shared_metrics(2):
+            made = Path(os.environ[SHARED_DIR])
+            assert made.parent == tmp_path and made.name.startswith(
+                f"{METRICS_PREFIX}{os.getpid()}-"
+            )
+        assert not abandoned.exists() and running.exists() and not made.exists()
+    finally:
+        tempfile.tempdir = None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import getpass
 import json
 import logging
 import os
@@ -9,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import uvicorn
@@ -17,6 +19,8 @@ from uvicorn.config import LOGGING_CONFIG
 
 from sentinel_board.web.app import create_app
 from sentinel_board.web.metrics import SHARED_DIR
+
+METRICS_PREFIX = "sentinel-board-metrics-"  # then the server's pid: one left behind is found
 
 LogFormat = Literal["text", "json"]
 HttpServer = Literal["uvicorn", "granian"]
@@ -96,13 +100,32 @@ def shared_metrics(workers: int) -> Iterator[None]:
     if workers == 1 or SHARED_DIR in os.environ:
         yield
         return
-    directory = tempfile.mkdtemp(prefix="sentinel-board-metrics-")
+    _remove_abandoned()
+    directory = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
     os.environ[SHARED_DIR] = directory  # the workers inherit it
     try:
         yield
     finally:
         del os.environ[SHARED_DIR]
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _remove_abandoned() -> None:
+    """The directories of runs whose server is gone without removing its own (SIGKILL)."""
+    for found in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):
+        pid = found.name.removeprefix(METRICS_PREFIX).split("-")[0]
+        if pid.isdigit() and found.owner() == getpass.getuser() and not _alive(int(pid)):
+            shutil.rmtree(found, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _uvicorn(
