@@ -3,7 +3,9 @@
 A failure a failover explains (errors.is_transient), or any failure on a master we have
 since left, is retried: wait a little (20 ms doubling to 100 ms, less if the master
 changes meanwhile), ask the sentinels again (cut short at the deadline), try again, until
-the deadline; then Unavailable. Refused credentials, and no failover possible, end it at once.
+the deadline; then Unavailable. Refused credentials, no failover possible, and a master
+refusing commands for a condition of its own (out of memory, a failed save, busy:
+ServerRefused) end it at once.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sentinel_board.ha.errors import (
     describe,
     is_transient,
     refusal,
+    server_refusal,
 )
 from sentinel_board.ha.link import Link
 from sentinel_board.ha.master import MasterFollower
@@ -92,6 +95,10 @@ async def with_failover(
                 raise _too_late(within, last_error or "the sentinels named no master") from None
             # Whatever a master we have since left answers, the new one may not.
             if not is_transient(error) and master.generation == tried:
+                where = f"master {format_address(link.address) if link else '?'}"
+                if refused := server_refusal(error, where, retry_after(within)):
+                    stats.unavailable += 1
+                    raise refused from None
                 raise
             last_error = describe(error)
         if loop.time() + delay > deadline:
