@@ -59,13 +59,18 @@ def test_a_bad_secret_file_is_named_never_shown(
     assert SECRET not in str(error.value)
 
 
-def test_serve_names_an_unreadable_secret_file_and_exits_2(tmp_path: Path) -> None:
+def serve_with(variable: str, value: str) -> subprocess.CompletedProcess[str]:
+    """`serve` with one SENTINEL_BOARD_ variable set, and none other of the environment's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_BOARD_")}
-    env["SENTINEL_BOARD_SENTINEL_PASSWORD_FILE"] = str(tmp_path / "missing")
-    done = subprocess.run(
+    env[f"SENTINEL_BOARD_{variable}"] = value
+    return subprocess.run(
         [sys.executable, "-m", "sentinel_board", "serve", "--port", str(free_port())],
         env=env, capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
+
+
+def test_serve_names_an_unreadable_secret_file_and_exits_2(tmp_path: Path) -> None:
+    done = serve_with("SENTINEL_PASSWORD_FILE", str(tmp_path / "missing"))
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     assert f"SENTINEL_BOARD_SENTINEL_PASSWORD_FILE: cannot read {tmp_path / 'missing'}" in output
@@ -96,12 +101,7 @@ def test_an_ack_timeout_of_zero_is_refused_saying_why() -> None:
 
 
 def test_serve_refuses_an_ack_timeout_of_zero_naming_the_variable() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_BOARD_")}
-    env["SENTINEL_BOARD_ACK_TIMEOUT_MS"] = "0"
-    done = subprocess.run(
-        [sys.executable, "-m", "sentinel_board", "serve", "--port", str(free_port())],
-        env=env, capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+    done = serve_with("ACK_TIMEOUT_MS", "0")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "SENTINEL_BOARD_ACK_TIMEOUT_MS" in done.stdout
     assert "waits forever" in done.stdout and "Traceback" not in done.stdout + done.stderr
@@ -125,3 +125,25 @@ def test_a_bad_setting_is_named_never_shown(variable: str, value: str) -> None:
     assert f"SENTINEL_BOARD_{variable}" in result.output
     assert "hunter2" not in result.output
     assert "Traceback" not in result.output
+
+
+FLOAT_SETTINGS = [
+    name for name, field in Settings.model_fields.items() if field.annotation is float
+]
+
+
+@pytest.mark.parametrize("name", FLOAT_SETTINGS)
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity"])
+def test_no_float_setting_takes_inf_or_nan(name: str, value: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(**{name: value})  # type: ignore[arg-type]
+    assert name in str(caught.value) and "finite" in str(caught.value)
+
+
+def test_serve_refuses_an_infinite_failover_deadline_naming_the_variable() -> None:
+    """`gt=0` let inf through, and ha_config() then raised a ValueError: a traceback."""
+    done = serve_with("FAILOVER_DEADLINE", "inf")
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "SENTINEL_BOARD_FAILOVER_DEADLINE: " in done.stdout and "finite" in done.stdout
+    assert "Traceback" not in output and "inf" not in done.stdout.lower().replace("infinite", "")

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from sentinel_board.config import Settings
+from sentinel_board.ha import HAConfig, RedisHA, Script, Unavailable
 from sentinel_board.store import FLUSH_BATCH_SIZE, KeyReused, Message, MessageStore
 
 UNICODE = [
@@ -185,3 +189,42 @@ async def test_concurrent_pushes_and_flushes_keep_every_message_exactly_once(
     for w in range(8):
         mine = [t for t in read if t.startswith(f"m-{w}-")]
         assert mine == [f"m-{w}-{i}" for i in range(40)], "each writer's messages keep post order"
+
+
+class FirstAttemptUnacknowledged(RedisHA):
+    """A client whose first write reaches the master but is acknowledged by no replica in
+    time (NotReplicated, through a client that waits for more replicas than there are), then
+    is sent again with the same keys and arguments, as its retry through a failover does."""
+
+    def __init__(self, config: HAConfig) -> None:
+        super().__init__(config)
+        self.greedy = RedisHA(replace(config, min_replica_acks=3, ack_timeout_ms=50))
+        self.attempts = 0
+
+    async def write(
+        self, script: Script, keys: Sequence[str], args: Sequence[str | int], **kw: Any
+    ) -> Any:
+        self.attempts += 1
+        if self.attempts == 1:
+            with pytest.raises(Unavailable, match="replicas confirmed it within 50 ms"):
+                await self.greedy.write(script, keys, args, within=0.2)
+        return await super().write(script, keys, args, **kw)
+
+    async def aclose(self) -> None:
+        await self.greedy.aclose()
+        await super().aclose()
+
+
+async def test_a_retry_that_finds_its_own_write_is_not_a_replay(settings: Settings) -> None:
+    """A post without an Idempotency-Key whose first attempt was not acknowledged: its retry
+    finds its own dedup key. It used to say replayed (the API's `Idempotent-Replayed: true`)
+    to a client that sent no key; it is stored once either way."""
+    redis = FirstAttemptUnacknowledged(settings.ha_config())
+    try:
+        store = MessageStore(redis, key_prefix=settings.key_prefix)
+        pushed = await store.push("once")
+        assert not pushed.replayed
+        assert await all_texts(store) == (["once"], [])
+        assert pushed.unread_count == 1
+    finally:
+        await redis.aclose()

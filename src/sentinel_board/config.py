@@ -53,8 +53,9 @@ class RateLimit:
 
 class Settings(BaseSettings):
     # Inputs can be secrets (passwords, webhook URLs with tokens): errors never echo them.
+    # No float setting (times in seconds) takes inf or nan: each is refused here, named.
     model_config = SettingsConfigDict(
-        env_prefix="SENTINEL_BOARD_", extra="ignore", hide_input_in_errors=True
+        env_prefix="SENTINEL_BOARD_", extra="ignore", hide_input_in_errors=True, allow_inf_nan=False
     )
 
     sentinels: Annotated[list[Address], NoDecode] = Field(

@@ -62,13 +62,18 @@ async def status_view(ha: RedisHA) -> StatusPicture:
     )
 
 
+def _address(ip: str | None, port: str | None) -> str:
+    """A sentinel's ip and port as the app writes an address (format_address: [::1]:6379)."""
+    return format_address((ip or "?", int(port))) if port and port.isdigit() else f"{ip}:{port}"
+
+
 def health(seen: SentinelsPicture, app: BoardView, writes_refused: str | None = None) -> Health:
     """`ok`, `degraded` (serving, with something to look at) or `down`, and why.
     `writes_refused`: why the master refuses every write, which makes it `down` too."""
     master = seen["master"]
     if master is None:
         return Health(state="down", problems=["no sentinel answers"])
-    address = f"{master['ip']}:{master['port']}"
+    address = _address(master["ip"], master["port"])
     problems = []
     if "down" in (master["flags"] or ""):
         problems.append(f"the sentinels flag master {address} {master['flags']}")
@@ -81,7 +86,8 @@ def health(seen: SentinelsPicture, app: BoardView, writes_refused: str | None = 
         problems.append(seen["quorum"])
     for replica in seen["replicas"]:
         if replica["master-link-status"] != "ok" or "down" in (replica["flags"] or ""):
-            problems.append(f"replica {replica['ip']}:{replica['port']} is {replica['flags']}")
+            where = _address(replica["ip"], replica["port"])
+            problems.append(f"replica {where} is {replica['flags']}")
     silent = {s["address"]: s["error"] for s in seen["sentinels"] if not s["reachable"]}
     for address, error in silent.items():
         problems.append(f"sentinel {address} does not answer ({error})")
@@ -111,7 +117,9 @@ async def sentinel_view(ha: RedisHA) -> SentinelsPicture:
         try:
             named = await command(client, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
             entry["reachable"] = True
-            entry["names_master"] = f"{as_text(named[0])}:{as_text(named[1])}" if named else None
+            entry["names_master"] = (
+                format_address((as_text(named[0]), int(named[1]))) if named else None
+            )
             if picture is None:
                 picture = await _picture(client, name)
         except ERRORS as error:

@@ -195,7 +195,11 @@ class MessageStore:
             raise RateLimited(limit, max(1, math.ceil(wait_ms[0] / 1000)))
         count, _, stored = raw.partition(b"\n")
         if outcome == REPLAYED:  # the first post with this key, as it was stored then
-            return Pushed(replayed_message(stored, text), int(count), True)
+            # Without a client's key, the key is this message's own id: an attempt that
+            # failed (not acknowledged in time) stored it, and its retry found it. That is
+            # this post, not a replay of another: the client is not told it was replayed.
+            first = replayed_message(stored, text)
+            return Pushed(first, int(count), bool(idempotency_key))
         return Pushed(message, int(count), False)
 
     async def check_writable(self, within: float) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import signal
+import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 from redis.asyncio import Redis
 
 from sentinel_board.ha import Address, HAConfig, NoFailoverPossible, RedisHA, Unavailable
+from sentinel_board.topology import Topology, faults
 from sentinel_board.topology.ports import free_port
 from tests.fake_sentinel import fake_sentinel
-from tests.ha.conftest import role_of
+from tests.ha.conftest import config_for, role_of
 
 
 async def ping(client: Redis) -> bool:
@@ -87,3 +91,30 @@ async def test_a_sentinel_naming_an_unreachable_master_is_unavailable(config: HA
                 await ha.read(ping)
         finally:
             await ha.aclose()
+
+
+@pytest.mark.failover
+async def test_a_hung_master_named_by_every_sentinel_is_unavailable_at_the_deadline(
+    make_topology: Callable[..., Topology],
+) -> None:
+    """A SIGSTOPped master accepts connections and never answers; the sentinels, not yet
+    failing over (down-after is a minute), all name it. Its ROLE check used the command's
+    timeout (2 s), once per sentinel (6 s), and the deadline was checked only after it: a
+    request with a deadline of 2 s answered after 6. Now it is checked once, briefly, and the
+    rediscovery ends at the deadline."""
+    topology = make_topology(down_after_ms=60_000)
+    hung = faults.kill(topology, "master", sig=signal.SIGSTOP)
+    deadline = 2.0
+    ha = RedisHA(config_for(topology, failover_deadline=deadline))
+    try:
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match=r"no master served the request within 2 s") as caught:
+            await ha.read(ping)
+        elapsed = time.monotonic() - started
+    finally:
+        await ha.aclose()
+    # Generous for a loaded machine; the old code took three checks of 2 s each.
+    assert elapsed < deadline + 2.5, f"answered after {elapsed:.1f} s"
+    reason = caught.value.reason
+    assert f"master {hung.host}:{hung.port}: no answer to ROLE within" in reason, reason
+    assert ha.master_address is None, "the hung master was never taken for the master"

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
 
 from sentinel_board.ha import Address, HAConfig, RedisHA, Script
+from sentinel_board.ha.discovery import Discovery
+from sentinel_board.ha.link import Link
+from sentinel_board.ha.master import MasterFollower
+from sentinel_board.ha.stats import HAStats
 from sentinel_board.topology import Topology
 from tests.fake_sentinel import FakeSentinel, fake_sentinel
 from tests.ha.conftest import config_for, role_of
@@ -94,3 +100,51 @@ async def test_switch_master_is_followed_without_waiting_for_an_error(
         assert ha.stats.retries == 0
         assert ha.stats.failovers_followed == 1
         assert await role_of(config, ha.master_address) == "master"
+
+
+class _SlowToClose:
+    """A link whose close lasts until the test says (pure logic: who waits for whom)."""
+
+    def __init__(self, address: Address, *, quick: bool = False) -> None:
+        self.address = address
+        self.client = cast(Redis, None)
+        self.closing = asyncio.Event()
+        self.may_close = asyncio.Event()
+        if quick:
+            self.may_close.set()
+        self.closed = False
+
+    async def aclose(self) -> None:
+        self.closing.set()
+        await self.may_close.wait()
+        self.closed = True
+
+
+class _Confirming:
+    async def confirm(self, address: Address, current: object) -> tuple[object, str]:
+        return object(), ""
+
+
+async def test_the_old_link_is_closed_outside_the_lock_and_before_aclose_returns() -> None:
+    """Closing a hung master's link can take up to connect_timeout: the switch used to
+    await it under the lock, and every request waiting for the new master waited too."""
+    follower = MasterFollower(
+        HAConfig([("127.0.0.1", 26379)]),
+        cast(Discovery, _Confirming()),
+        HAStats(),
+        lambda address, client: cast(Link, _SlowToClose(address, quick=True)),
+    )
+    old = _SlowToClose(("127.0.0.1", 1))
+    follower.link = cast(Link, old)
+    changed = asyncio.create_task(follower.changed(30))
+    await asyncio.sleep(0)  # one loop turn: a request now waits for the master to change
+    await asyncio.wait_for(follower.adopt(("127.0.0.1", 2), "test"), timeout=5)
+    await asyncio.wait_for(changed, timeout=5)  # the requests that wait are woken at once
+    assert follower.link is not None and follower.link.address == ("127.0.0.1", 2)
+    await asyncio.wait_for(old.closing.wait(), timeout=5)
+    closing = asyncio.create_task(follower.aclose())
+    await asyncio.sleep(0)  # one loop turn: aclose is now waiting for the old link
+    assert not closing.done() and not old.closed, "aclose waits for the old link's close"
+    old.may_close.set()
+    await asyncio.wait_for(closing, timeout=5)
+    assert old.closed

@@ -6,10 +6,14 @@ import asyncio
 import gc
 import warnings
 from dataclasses import replace
+from typing import cast
 
 from redis.asyncio import Redis
 
 from sentinel_board.ha import Address, HAConfig, RedisHA
+from sentinel_board.ha.discovery import Discovery
+from sentinel_board.ha.link import Link
+from sentinel_board.ha.replicas import ReplicaPool
 from sentinel_board.topology import Topology
 from tests.helpers import wait_until_async
 
@@ -82,3 +86,39 @@ async def test_concurrent_replica_failures_leave_one_open_client_per_replica(
     assert _open_clients(addresses) == {}, "closed with the client"
     unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert not unclosed, "clients dropped without being closed"
+
+
+class _Closing:
+    """A link whose close takes a loop turn, as a real one's does (pure list logic)."""
+
+    def __init__(self, name: str) -> None:
+        self.address: Address = (name, 6379)
+        self.closed = 0
+
+    async def aclose(self) -> None:
+        await asyncio.sleep(0)  # one loop turn: another release runs meanwhile
+        self.closed += 1
+
+
+class _NoDiscovery:
+    async def replicas(self) -> list[Address] | None:
+        return None
+
+
+async def test_concurrent_releases_close_each_retired_link_once() -> None:
+    """Two requests leaving their links at once, with two retired links no request is in:
+    each closed exactly once. Each release copied the list, then removed link by link
+    around the awaits of the closes: the second `remove` raised ValueError (list.remove(x):
+    x not in list) out of the request's `finally`, an HTTP 500."""
+    pool = ReplicaPool(
+        cast(Discovery, _NoDiscovery()),
+        lambda address: cast(Redis, None),
+        lambda a, c: cast(Link, None),
+    )
+    retired = [_Closing("old-1"), _Closing("old-2")]
+    in_use = [_Closing("up-1"), _Closing("up-2")]
+    pool._retired = [cast(Link, link) for link in retired]
+    pool._users = {cast(Link, link): 1 for link in in_use}
+    await asyncio.gather(*(pool._release(cast(Link, link)) for link in in_use))
+    assert [link.closed for link in retired] == [1, 1]
+    assert pool._retired == [] and pool._users == {}

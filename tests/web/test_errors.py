@@ -5,6 +5,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from sentinel_board.config import Settings
 from sentinel_board.ha.retry import retry_after
@@ -76,3 +77,27 @@ async def test_retry_after_past_the_deadline_is_what_the_readme_says(settings: S
     assert response.status_code == 503
     assert "within 0.5 s" in response.json()["detail"]
     assert response.headers["retry-after"] == str(retry_after(0.5))
+
+
+async def test_a_master_out_of_memory_is_503_saying_so(
+    client: httpx.AsyncClient, master: Redis
+) -> None:
+    """OOM (maxmemory reached under noeviction) is no failover: it was a 500 with a
+    traceback, on posts and /readyz alike. Now a 503 with Retry-After and the reason, at once.
+    The shared master's memory settings are restored after."""
+    before = await master.config_get("maxmemory*")
+    await master.config_set("maxmemory-policy", "noeviction")
+    await master.config_set("maxmemory", 1)
+    try:
+        response = await client.post("/api/messages", json={"message": "no room"})
+        ready = await client.get("/readyz")
+    finally:
+        await master.config_set("maxmemory", str(before["maxmemory"]))
+        await master.config_set("maxmemory-policy", str(before["maxmemory-policy"]))
+    assert response.status_code == 503, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("Redis refuses the request: master "), detail
+    assert "out of memory" in detail and "Traceback" not in detail
+    assert int(response.headers["retry-after"]) >= 1
+    assert ready.status_code == 503 and "out of memory" in ready.json()["reason"], ready.text
+    assert (await client.post("/api/messages", json={"message": "room again"})).status_code == 201

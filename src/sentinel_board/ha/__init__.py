@@ -28,6 +28,7 @@ from sentinel_board.ha.errors import (
     MasterNotFound,
     NoFailoverPossible,
     NotReplicated,
+    ServerRefused,
     Unavailable,
 )
 from sentinel_board.ha.events import ListenerState, SentinelEvent, sentinel_events
@@ -45,6 +46,7 @@ __all__ = [
     "RedisHA",
     "Script",
     "SentinelEvent",
+    "ServerRefused",
     "Unavailable",
     "format_address",
     "parse_address",

@@ -1,11 +1,15 @@
 """Sentinel as configuration provider: ask the sentinels in turn, and trust, but verify.
 
 A sentinel's answer is used only once the node it names answers ROLE as a master: a stale
-sentinel naming a replica, or a dead master not yet failed over, is passed over.
+sentinel naming a replica, or a dead master not yet failed over, is passed over. That check
+has a short time of its own (`check_timeout`), not a command's: a hung master accepts the
+connection and never answers, and each address is checked once per discovery however many
+sentinels name it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from redis.asyncio import Redis
@@ -33,6 +37,12 @@ class Discovery:
             (address, connect(address, True)) for address in config.sentinels
         ]
 
+    @property
+    def check_timeout(self) -> float:
+        """How long the ROLE check of a node may take, connecting included: a connection's
+        time, then an answer as quick as a sentinel's (a master answers ROLE at once)."""
+        return self.config.connect_timeout + self.config.sentinel_timeout
+
     async def find(self, current: tuple[Address, Redis] | None) -> tuple[Address, Redis]:
         """The master, and a client of it (`current`'s own when it is still the master).
 
@@ -53,6 +63,7 @@ class Discovery:
         problems: list[str] = []
         silent = 0
         refused: list[str] = []
+        checked: set[Address] = set()  # found not to be the master in this discovery
         for index, (sentinel_address, sentinel) in enumerate(self.sentinels):
             where = format_address(sentinel_address)
             try:
@@ -68,6 +79,9 @@ class Discovery:
                 problems.append(f"sentinel {where} does not know {name!r}")
                 continue
             address = (as_text(reply[0]), int(reply[1]))
+            if address in checked:  # its problem is listed already: not asked twice
+                continue
+            checked.add(address)
             client, problem = await self.confirm(address, current)
             if client is None:
                 problems.append(f"master {format_address(address)}: {problem}")
@@ -91,21 +105,31 @@ class Discovery:
     async def confirm(
         self, address: Address, current: tuple[Address, Redis] | None
     ) -> tuple[Redis | None, str]:
-        """A client of `address` if it answers ROLE as a master, else None and why not.
+        """A client of `address` if it answers ROLE as a master within `check_timeout`, else
+        None and why not.
 
-        `current`'s client is reused for its own address; a new one is closed when refused.
+        `current`'s client is reused for its own address; a new one is closed when refused
+        (or when the discovery is cancelled: its deadline passed).
         """
         reused = current is not None and current[0] == address
         client = current[1] if current is not None and reused else self._connect(address, False)
+        within = self.check_timeout
         try:
-            role = await command(client, "ROLE")
+            async with asyncio.timeout(within) as check:
+                role = await command(client, "ROLE")
             problem = "" if role[0] == b"master" else f"answers ROLE {as_text(role[0])}"
         except (AuthenticationError, NoPermissionError) as error:
             if not reused:
                 await client.aclose()
             raise refusal(error, f"master {format_address(address)}") from None
         except ERRORS as error:
-            problem = describe(error)
+            problem = (
+                f"no answer to ROLE within {within:g} s" if check.expired() else describe(error)
+            )
+        except BaseException:
+            if not reused:
+                await client.aclose()
+            raise
         if not problem:
             return client, ""
         if not reused:

@@ -10,6 +10,7 @@ from redis.exceptions import (
     BusyLoadingError,
     MasterDownError,
     NoPermissionError,
+    OutOfMemoryError,
     ReadOnlyError,
     ResponseError,
 )
@@ -54,6 +55,41 @@ class CredentialsRefused(Unavailable):
     def __init__(self, reason: str, refused: Refused) -> None:
         super().__init__(reason, retry_after=30)  # until an operator fixes a setting or an ACL
         self.refused: Refused = refused
+
+
+class ServerRefused(Unavailable):
+    """The master refused the command for a condition of its own, which no failover cures and
+    waiting may (or an operator): `condition` is OOM (out of memory), MISCONF (its last save
+    failed) or BUSY (a script or function runs too long). Not retried."""
+
+    def __init__(self, reason: str, condition: str, retry_after: int) -> None:
+        super().__init__(reason, retry_after=retry_after)
+        self.condition = condition
+
+
+# The server's conditions, by the error's first word, and what each means.
+CONDITIONS = {
+    "OOM": "it is out of memory (maxmemory reached, and nothing may be evicted)",
+    "MISCONF": "its last save to disk failed, and it refuses writes until one succeeds",
+    "BUSY": "it is busy running a script or function",
+}
+
+
+def server_refusal(error: BaseException, where: str, retry_after: int) -> ServerRefused | None:
+    """ServerRefused when `error` is one of CONDITIONS, else None."""
+    if isinstance(error, OutOfMemoryError):
+        condition = "OOM"  # redis-py takes the word off the message
+    elif isinstance(error, ResponseError):
+        condition = str(error).split(" ", 1)[0]
+    else:
+        return None
+    if condition not in CONDITIONS:
+        return None
+    return ServerRefused(
+        f"{where} refuses commands: {CONDITIONS[condition]} ({describe(error)})",
+        condition,
+        retry_after,
+    )
 
 
 def describe(error: BaseException) -> str:

@@ -1,5 +1,8 @@
 """Following the master: its link, replaced whole when the master changes, the old one closed.
 
+The old link is closed outside the lock, in a task of its own that `aclose` waits for:
+closing a hung master's connections can take a while, and no request waits for it.
+
 A change comes from a request's rediscovery (its command failed) or from the sentinels'
 +switch-master (`adopt`), whichever is first; requests waiting to retry are woken at once.
 Many requests failing together share one rediscovery.
@@ -41,6 +44,7 @@ class MasterFollower:
         self._discovered_at = 0.0
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
+        self._closing: set[asyncio.Task[None]] = set()  # old links being closed
 
     def _current(self) -> tuple[Address, Redis] | None:
         return None if self.link is None else (self.link.address, self.link.client)
@@ -72,7 +76,7 @@ class MasterFollower:
 
     async def _switch(self, link: Link, reason: str) -> None:
         """Make `link` the master's (the lock is held); wake the requests that wait; close
-        the old link whole."""
+        the old link whole, in a task: nothing waits for it but `aclose`."""
         old, self.link = self.link, link
         self.generation += 1
         self._changed.set()
@@ -87,7 +91,9 @@ class MasterFollower:
             "following failover: master %s -> %s (%s)", was, new, reason,
             extra={"failover": {"old": was, "new": new, "why": reason}},
         )  # fmt: skip
-        await old.aclose()
+        closing = asyncio.create_task(old.aclose())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def changed(self, within: float) -> None:
         """Return when the master changes, or after `within` seconds."""
@@ -99,3 +105,4 @@ class MasterFollower:
         link, self.link = self.link, None
         if link is not None:
             await link.aclose()
+        await asyncio.gather(*self._closing)  # Link.aclose raises nothing

@@ -109,8 +109,11 @@ class ReplicaPool:
             await self._close_unused()
 
     async def _close_unused(self) -> None:
-        for link in [link for link in self._retired if link not in self._users]:
-            self._retired.remove(link)
+        # Taken off the list in one step, before any await: a concurrent release (or a
+        # refresh) closing the others while one closes never finds a link already taken.
+        unused = [link for link in self._retired if link not in self._users]
+        self._retired = [link for link in self._retired if link in self._users]
+        for link in unused:
             await link.aclose()
 
     async def aclose(self) -> None:

@@ -1,12 +1,13 @@
-"""The store's and the HA layer's refusals as HTTP answers: 503 for want of a master, 429
-over the rate limit, 409 for an idempotency key reused with another message."""
+"""The store's and the HA layer's refusals as HTTP answers: 503 for want of a master (or a
+master refusing commands for a condition of its own, such as OOM), 429 over the rate limit,
+409 for an idempotency key reused with another message."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from sentinel_board.ha import CredentialsRefused, Unavailable
+from sentinel_board.ha import CredentialsRefused, ServerRefused, Unavailable
 from sentinel_board.refusals import refused
 from sentinel_board.store import KeyReused, RateLimited
 from sentinel_board.web.errors import error_response
@@ -17,6 +18,8 @@ async def _retry_later(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Unavailable | RateLimited)
     if isinstance(exc, CredentialsRefused):
         status, what = 503, f"Redis is unavailable: {refused(exc)}"
+    elif isinstance(exc, ServerRefused):
+        status, what = 503, f"Redis refuses the request: {exc.reason}"
     elif isinstance(exc, Unavailable):
         status, what = 503, f"Redis is unavailable: {exc.reason}"
     else:
