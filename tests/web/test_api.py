@@ -202,3 +202,26 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
     }
     assert "Idempotency-Key" in str(schema["paths"]["/api/messages"]["post"]["parameters"])
     assert (await client.get("/docs")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"note": "a field the model ignores: the declared route answers"}],
+    ids=["fast path", "declared route"],
+)
+async def test_both_paths_of_a_post_answer_alike(
+    client: httpx.AsyncClient, extra: dict[str, str]
+) -> None:
+    """web/fast_api_post.py serves {"message": ...} alone; anything else, the declared route:
+    the same answer, the same replay, the same refusal of a reused key."""
+    key = {"Idempotency-Key": f"alike-{len(extra)}"}
+    first = await client.post("/api/messages", json={"message": "alike", **extra}, headers=key)
+    again = await client.post("/api/messages", json={"message": "alike", **extra}, headers=key)
+    other = await client.post("/api/messages", json={"message": "other", **extra}, headers=key)
+    assert (first.status_code, again.status_code, other.status_code) == (201, 201, 409)
+    assert again.json() == first.json() and set(first.json()) == {
+        "id", "message", "created_at", "unread_count"
+    }  # fmt: skip
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
+    assert first.headers["content-type"] == "application/json"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from sentinel_board.cli.defaults import WORKERS, WORKERS_HELP
 from sentinel_board.cli.terminal import (
     console,
     friendly_errors,
@@ -53,7 +54,7 @@ run_dir_option = click.option(
     "--server", "--redis-server", default="redis", show_default=True,
     help="The nodes' server: redis, valkey (their binaries on PATH), or a server binary's path.",
 )  # fmt: skip
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--workers", default=WORKERS, type=click.IntRange(1, 64), help=WORKERS_HELP)
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import click
 
+from sentinel_board.cli.defaults import WORKERS, WORKERS_HELP
 from sentinel_board.cli.terminal import console, friendly_errors, settings_or_exit
 from sentinel_board.config import Settings
 from sentinel_board.extras import require
@@ -20,7 +21,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--workers", default=WORKERS, type=click.IntRange(1, 64), help=WORKERS_HELP)
 @click.option(
     "--log-level",
     default="info",
