@@ -87,3 +87,22 @@ def test_the_app_s_own_dedup_keys_are_due_only_within_its_retry_window() -> None
     assert record.keys_written(at=100.0, window=10.0) == 2 + 1
     assert record.keys_written(at=55.0, window=10.0) == 2 + 1
     assert record.keys_written(at=1.5, window=10.0) == 1 + 1
+
+
+def test_where_the_figures_go_is_made_or_refused_before_the_run(tmp_path: Path) -> None:
+    """Found in a 17-minute run: its figures were lost for a --json in a missing folder."""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    result = CliRunner().invoke(
+        main, ["drill", "endurance", "--json", str(blocked / "endurance.json")]
+    )
+    assert result.exit_code == 2 and "Error: --json" in result.output and "Hint:" in result.output
+    made = tmp_path / "new" / "folder"
+    # A usage error after the folders are made (endurance with two servers), before any run.
+    result = CliRunner().invoke(
+        main,
+        ["drill", "endurance", "--server", "redis", "--server", "valkey",
+         "--json", str(made / "endurance.json"), "--report", str(tmp_path / "report")],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert made.is_dir() and (tmp_path / "report").is_dir()

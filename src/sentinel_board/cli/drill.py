@@ -91,6 +91,7 @@ def drill(
     if report_dir:
         require("plot")  # before the drills run, not after
     quiet_library_logs()  # the drill's own listener loses the sentinels it kills
+    _writable(json_path, report_dir)
     if "endurance" in scenarios:
         from sentinel_board.drills.options import EnduranceOptions
 
@@ -207,6 +208,19 @@ def _endurance(
         console.print(f"[red]{problem}[/red]")
     if not result.passed:
         sys.exit(1)
+
+
+def _writable(json_path: Path | None, report_dir: Path | None) -> None:
+    """Where the figures and the report go, made now: not found missing after a long run."""
+    wanted = [("--json", json_path, json_path.parent if json_path else None)]
+    wanted.append(("--report", report_dir, report_dir))
+    for option, given, folder in wanted:
+        if folder is None:
+            continue
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise misused(f"{option} {given}: {error.strerror}", "name a writable place") from None
 
 
 def _write(
