@@ -212,11 +212,9 @@ def _endurance(
 
 def _writable(json_path: Path | None, report_dir: Path | None) -> None:
     """Where the figures and the report go, made now: not found missing after a long run."""
-    wanted = [("--json", json_path, json_path.parent if json_path else None)]
-    wanted.append(("--report", report_dir, report_dir))
-    for option, given, folder in wanted:
-        if folder is None:
-            continue
+    places = [("--json", json_path, json_path.parent)] if json_path else []
+    places += [("--report", report_dir, report_dir)] if report_dir else []
+    for option, given, folder in places:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:

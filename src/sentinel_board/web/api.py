@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from sentinel_board.store import Message
 from sentinel_board.web.deps import AppSettings, Store, post_message
-from sentinel_board.web.validation import Offset
+from sentinel_board.web.validation import Offset, json_media
 
 router = APIRouter(prefix="/api", tags=["messages"])
 
@@ -72,10 +72,8 @@ def _out(message: Message) -> MessageOut:
 async def _json_body(request: Request) -> None:
     """415 for a body that is not said to be JSON (a form's, say), before it is read as one:
     not a 422 about dictionaries."""
-    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    ):
+    media = json_media(request.headers.get("content-type", ""))
+    if media is None:
         return
     said = f"not {media}" if media else "and the request has no Content-Type"
     raise HTTPException(415, f"the body must be JSON (Content-Type: application/json), {said}")

@@ -19,13 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentinel_board.web.deps import post_message
-
-
-def _is_json(content_type: str) -> bool:
-    media = content_type.partition(";")[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
+from sentinel_board.web.validation import json_media
 
 
 class FastApiPost:
@@ -36,7 +30,7 @@ class FastApiPost:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        if not _is_json(request.headers.get("content-type", "")):
+        if json_media(request.headers.get("content-type", "")) is not None:
             await self.declared(scope, receive, send)
             return
         body = await request.body()

@@ -20,6 +20,17 @@ Offset = Annotated[
 ]
 
 
+def json_media(content_type: str) -> str | None:
+    """The media type of a Content-Type header; None when it says JSON (application/json, or
+    any application/...+json)."""
+    media = content_type.partition(";")[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return None
+    return media
+
+
 def message_text(text: str | None, max_length: int) -> str:
     """The message as the user wrote it, or 422 saying what is wrong with it."""
     if text is None:
