@@ -5,17 +5,19 @@ import inspect
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from redis.asyncio import Redis
+from starlette.middleware import Middleware
 
 from sentinel_board.config import Settings
 from sentinel_board.topology import Node, Topology, probe
 from sentinel_board.topology.credentials import APP_USER, SENTINEL_USER
 from sentinel_board.web.app import create_app
+from sentinel_board.web.hot import HotRoutes
 
 
 def free_port_base(count: int) -> int:
@@ -61,10 +63,17 @@ async def wait_until_async(
 
 @asynccontextmanager
 async def app_client(
-    settings: Settings, *, peer: str = "127.0.0.1", **options: Any
+    settings: Settings,
+    *,
+    peer: str = "127.0.0.1",
+    inner: Sequence[Middleware] = (),
+    **options: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app in-process, its lifespan run, behind an HTTP client at address `peer`."""
+    """The app in-process, its lifespan run, behind an HTTP client at address `peer`;
+    `inner` ASGI middleware put right inside web/hot.py's layer, before the full stack."""
     app = create_app(settings)
+    assert app.user_middleware[0].cls is HotRoutes  # type: ignore[comparison-overlap]  # outermost
+    app.user_middleware[1:1] = inner
     transport = httpx.ASGITransport(app=app, client=(peer, 50000))
     async with (
         app.router.lifespan_context(app),

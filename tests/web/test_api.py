@@ -207,12 +207,12 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     "extra",
     [{}, {"note": "a field the model ignores: the declared route answers"}],
-    ids=["fast path", "declared route"],
+    ids=["hot layer", "declared route"],
 )
 async def test_both_paths_of_a_post_answer_alike(
     client: httpx.AsyncClient, extra: dict[str, str]
 ) -> None:
-    """web/fast_api_post.py serves {"message": ...} alone; anything else, the declared route:
+    """web/hot.py serves {"message": ...} alone; anything else, the declared route:
     the same answer, the same replay, the same refusal of a reused key."""
     key = {"Idempotency-Key": f"alike-{len(extra)}"}
     first = await client.post("/api/messages", json={"message": "alike", **extra}, headers=key)

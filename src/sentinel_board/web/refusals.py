@@ -13,8 +13,10 @@ from sentinel_board.store import KeyReused, RateLimited
 from sentinel_board.web.errors import error_response
 
 
-async def _retry_later(request: Request, exc: Exception) -> Response:
-    """503 for want of a master, 429 over the rate limit: both say when to come back."""
+def refusal_response(path: str, exc: Exception) -> Response:
+    """The answer to one of the refusals below, for a request to `path`."""
+    if isinstance(exc, KeyReused):
+        return error_response(path, 409, str(exc))
     assert isinstance(exc, Unavailable | RateLimited)
     if isinstance(exc, CredentialsRefused):
         status, what = 503, f"Redis is unavailable: {refused(exc)}"
@@ -24,20 +26,15 @@ async def _retry_later(request: Request, exc: Exception) -> Response:
         status, what = 503, f"Redis is unavailable: {exc.reason}"
     else:
         status, what = 429, f"rate limited: {exc}"
-    return error_response(
-        request.url.path,
-        status,
-        f"{what}. Retry in {exc.retry_after} s.",
-        {"Retry-After": str(exc.retry_after)},
-    )
+    # 503 for want of a master, 429 over the rate limit: both say when to come back.
+    retry = str(exc.retry_after)
+    return error_response(path, status, f"{what}. Retry in {retry} s.", {"Retry-After": retry})
 
 
-async def _conflict(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, KeyReused)
-    return error_response(request.url.path, 409, str(exc))
+async def _refused(request: Request, exc: Exception) -> Response:
+    return refusal_response(request.url.path, exc)
 
 
 def install_refusal_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(Unavailable, _retry_later)
-    app.add_exception_handler(RateLimited, _retry_later)
-    app.add_exception_handler(KeyReused, _conflict)
+    for refusal in (Unavailable, RateLimited, KeyReused):
+        app.add_exception_handler(refusal, _refused)

@@ -29,7 +29,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-_RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in HEADERS.items()]
+RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in HEADERS.items()]
 
 
 def cross_site_reason(method: str, headers: Headers) -> str | None:
@@ -65,7 +65,7 @@ class BrowserSecurity:
             if message["type"] == "http.response.start":
                 headers = message["headers"] = list(message.get("headers", ()))
                 present = {name for name, _ in headers}
-                headers.extend(pair for pair in _RAW_HEADERS if pair[0] not in present)
+                headers.extend(pair for pair in RAW_HEADERS if pair[0] not in present)
             await send(message)
 
         safe = scope["method"] in SAFE_METHODS  # the common case: no headers to parse
