@@ -66,14 +66,18 @@ async def app_client(
     settings: Settings,
     *,
     peer: str = "127.0.0.1",
+    hot: bool = True,
     inner: Sequence[Middleware] = (),
     **options: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app in-process, its lifespan run, behind an HTTP client at address `peer`;
-    `inner` ASGI middleware put right inside web/hot.py's layer, before the full stack."""
+    """The app in-process, its lifespan run, behind an HTTP client at address `peer`.
+    `hot=False`: without web/hot.py's layer, the full stack answering everything; `inner`:
+    ASGI middleware put right inside that layer, before the full stack."""
     app = create_app(settings)
     assert app.user_middleware[0].cls is HotRoutes  # type: ignore[comparison-overlap]  # outermost
     app.user_middleware[1:1] = inner
+    if not hot:
+        del app.user_middleware[0]
     transport = httpx.ASGITransport(app=app, client=(peer, 50000))
     async with (
         app.router.lifespan_context(app),

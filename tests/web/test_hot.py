@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sentinel_board.config import RateLimit, Settings
+from sentinel_board.topology.ports import free_port
 from sentinel_board.web.security import HEADERS
 from tests.helpers import app_client
 
@@ -30,8 +31,11 @@ class Reached:
 
 
 @asynccontextmanager
-async def board(settings: Settings, seen: list[str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(settings, inner=[Middleware(Reached, seen=seen)]) as client:
+async def board(
+    settings: Settings, seen: list[str], *, hot: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    inner = [Middleware(Reached, seen=seen)]
+    async with app_client(settings, hot=hot, inner=inner) as client:
         yield client
 
 
@@ -45,6 +49,7 @@ def _chunks(body: bytes) -> Callable[[], AsyncIterator[bytes]]:
 
 
 URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
+JSON = {"Content-Type": "application/json"}
 
 
 async def test_the_usual_requests_never_reach_the_full_stack(settings: Settings) -> None:
@@ -63,13 +68,9 @@ async def test_the_usual_requests_never_reach_the_full_stack(settings: Settings)
     assert seen == []
 
 
-JSON = {"Content-Type": "application/json"}
-
-
 @pytest.mark.parametrize(
     ("method", "path", "options", "status", "says"),
     [
-        ("HEAD", "/unread-list/size", {}, 200, ""),
         ("GET", "/messages?offset=0", {}, 200, "Unread"),
         ("POST", "/message", {"files": {"message": ("m.txt", b"a file")}}, 422, "not a file"),
         ("POST", "/message", {"content": _chunks(b"message=chunked")(), "headers": URLENCODED},
@@ -81,10 +82,11 @@ JSON = {"Content-Type": "application/json"}
          201, '"message":"stored"'),
         ("POST", "/api/messages", {"json": {"message": 7}}, 422, "message: Input should be"),
         ("POST", "/api/messages", {"content": b"{not json", "headers": JSON}, 422, "JSON"),
+        ("POST", "/api/messages", {"content": b"[" * 60000, "headers": JSON}, 400, "parsing"),
         ("POST", "/api/messages", {"data": {"message": "a form"}}, 415, "application/json"),
     ],
-    ids=["HEAD count", "page with a query", "multipart", "chunked", "cross-site", "no field",
-         "other field", "not a string", "invalid JSON", "not JSON"],
+    ids=["page with a query", "multipart", "chunked", "cross-site", "no field", "other field",
+         "not a string", "invalid JSON", "nested too deep", "not JSON"],
 )  # fmt: skip
 async def test_anything_else_goes_on_to_the_full_stack_with_its_body(
     settings: Settings,
@@ -103,90 +105,114 @@ async def test_anything_else_goes_on_to_the_full_stack_with_its_body(
     assert (answer.status_code, says in answer.text) == (status, True), answer.text
 
 
-def _answer(response: httpx.Response) -> tuple[int, str, str, dict[str, str]]:
+async def test_a_head_of_the_count_is_the_full_stacks(settings: Settings) -> None:
+    seen: list[str] = []
+    async with board(settings, seen) as client:
+        answer = await client.head("/unread-list/size")
+    assert seen == ["HEAD /unread-list/size"]
+    assert (answer.status_code, answer.content) == (200, b"")
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def _answer(response: httpx.Response) -> tuple[int, str, dict[str, str]]:
     """What a client sees, but the ids and times each new message gets."""
     body = re.sub(r'"(id|created_at)":"?[^,"}]+"?', r'"\1":-', response.text)
     body = re.sub(r'<code class="id">\w+</code>.*?</time>', "-", body)
-    kept = {"content-type", "retry-after", "idempotent-replayed", *map(str.lower, HEADERS)}
-    return response.status_code, body, response.reason_phrase, {
-        name: value for name, value in response.headers.items() if name in kept
-    }  # fmt: skip
+    kept = {"content-type", "content-length", "retry-after", "idempotent-replayed",
+            *map(str.lower, HEADERS)}  # fmt: skip
+    return response.status_code, body, {k: v for k, v in response.headers.items() if k in kept}
 
 
-# Each a series of requests; the hot layer answers them in the first run, the full stack
-# (the same requests, sent chunked or with a field the hot layer leaves to it) in the second.
-Request = tuple[str, str, str | None, dict[str, str]]  # method, path, form body, headers
+Request = tuple[str, str, dict[str, object]]  # method, path, httpx options
 SERIES: dict[str, list[Request]] = {
-    "count": [("GET", "/unread-list/size", None, {})],
+    "count": [("GET", "/unread-list/size", {})],
     "page": [
-        ("POST", "/message", "message=shown", {}),
-        ("GET", "/messages", None, {}),  # <- moved to READ by this view
-        ("GET", "/messages", None, {}),
+        ("POST", "/message", {"data": {"message": "shown"}}),
+        ("GET", "/messages", {}),  # <- moved to READ by this view
+        ("GET", "/messages", {}),
     ],
-    "form post": [("POST", "/message", "message=hello", {})],
-    "blank": [("POST", "/message", "message=%20%20", {})],
-    "control": [("POST", "/message", "message=a%01b", {})],
-    "too long": [("POST", "/message", "message=" + "x" * 1001, {})],
-    "bad key": [("POST", "/message", "message=m", {"Idempotency-Key": "a key with\ttab"})],
-    "key reused": [
-        ("POST", "/message", "message=first", {"Idempotency-Key": "same"}),
-        ("POST", "/message", "message=first", {"Idempotency-Key": "same"}),
-        ("POST", "/message", "message=other", {"Idempotency-Key": "same"}),
+    "form posts": [
+        ("POST", "/message", {"data": {"message": "hello"}}),
+        ("POST", "/message", {"data": {"message": "  "}}),
+        ("POST", "/message", {"data": {"message": "a\x01b"}}),
+        ("POST", "/message", {"data": {"message": "x" * 1001}}),
+        ("POST", "/message", {"data": {"message": "m"}, "headers": {"Idempotency-Key": "a\tb"}}),
+        ("POST", "/message", {"data": {"message": "one"}, "headers": {"Idempotency-Key": "k"}}),
+        ("POST", "/message", {"data": {"message": "one"}, "headers": {"Idempotency-Key": "k"}}),
+        ("POST", "/message", {"data": {"message": "two"}, "headers": {"Idempotency-Key": "k"}}),
+    ],
+    "JSON posts": [
+        ("POST", "/api/messages", {"json": {"message": "héllo ☃ \u2028 </script>"}}),
+        ("POST", "/api/messages", {"json": {"message": ""}}),
+        ("POST", "/api/messages", {"json": {"message": "x" * 1001}}),
+        (
+            "POST",
+            "/api/messages",
+            {"json": {"message": "one"}, "headers": {"Idempotency-Key": "k"}},
+        ),
+        (
+            "POST",
+            "/api/messages",
+            {"json": {"message": "one"}, "headers": {"Idempotency-Key": "k"}},
+        ),
+        (
+            "POST",
+            "/api/messages",
+            {"json": {"message": "two"}, "headers": {"Idempotency-Key": "k"}},
+        ),
     ],
 }
 
 
-async def _run(
-    client: httpx.AsyncClient, series: list[Request], hot: bool
-) -> list[tuple[int, str, str, dict[str, str]]]:
-    answers = []
-    for method, path, body, headers in series:
-        if body is None:  # the full stack's: the same page, asked with a query
-            path = path if hot or path != "/messages" else path + "?offset=0"
-            response = await client.request(method, path, headers=headers)
-        else:
-            content = body.encode() if hot else _chunks(body.encode())()
-            response = await client.request(method, path, content=content,
-                                            headers={**URLENCODED, **headers})  # fmt: skip
-        answers.append(_answer(response))
-    return answers
+async def _both(
+    settings: Settings, series: list[Request]
+) -> tuple[list[tuple[int, str, dict[str, str]]], ...]:
+    """The same requests to the app with the hot layer and without it, each on lists of its
+    own (a key prefix of its own), as a new board would start; their metrics too."""
+    runs = []
+    for hot in (True, False):
+        seen: list[str] = []
+        own = settings.model_copy(update={"key_prefix": f"{settings.key_prefix}{hot}:"})
+        async with board(own, seen, hot=hot) as client:
+            answers = [
+                _answer(await client.request(method, path, **options))  # type: ignore[arg-type]
+                for method, path, options in series
+            ]
+            assert len(seen) == (0 if hot else len(series)), seen
+            metrics = (await client.get("/metrics")).text
+        counted = sorted(re.findall(r"^sentinel_board_http_requests_total\{.*", metrics, re.M))
+        runs.append((answers, counted))
+    (hot_answers, hot_counted), (full_answers, full_counted) = runs
+    assert hot_counted == full_counted
+    return hot_answers, full_answers
 
 
 @pytest.mark.parametrize("name", SERIES)
 async def test_the_hot_layer_answers_as_the_full_stack_does(settings: Settings, name: str) -> None:
-    """Each run on lists of its own (a key prefix of its own), as a new board would start."""
-    series = SERIES[name]
-    seen: list[str] = []
-    async with board(settings, seen) as client:
-        hot = await _run(client, series, hot=True)
-    assert seen == []
-    assert all(set(map(str.lower, HEADERS)) <= set(answer[3]) for answer in hot)
-    if name == "count":
-        return  # no way but the hot layer's for a plain GET of the count
-    again = settings.model_copy(update={"key_prefix": settings.key_prefix + "full:"})
-    async with board(again, seen) as client:
-        full = await _run(client, series, hot=False)
-    assert len(seen) == len(series)
-    assert full == hot
+    hot, full = await _both(settings, SERIES[name])
+    assert hot == full
+    assert all(set(map(str.lower, HEADERS)) <= set(answer[2]) for answer in hot)
 
 
-async def test_json_posts_answer_alike_on_both_paths_errors_included(settings: Settings) -> None:
-    seen: list[str] = []
-    async with board(settings, seen) as client:
-        for text in ("", "  ", "x" * 1001, "ok"):
-            await client.post("/messages/flush")
-            hot = _answer(await client.post("/api/messages", json={"message": text}))
-            await client.post("/messages/flush")
-            full = _answer(await client.post("/api/messages", json={"message": text, "n": 1}))
-            assert full == hot, text
-
-
-async def test_a_post_over_the_rate_limit_is_429_on_the_hot_layer(settings: Settings) -> None:
+async def test_over_the_rate_limit_both_answer_429_alike(settings: Settings) -> None:
     limited = settings.model_copy(update={"rate_limit": RateLimit(2, 60)})
-    seen: list[str] = []
-    async with board(limited, seen) as client:
-        answers = [await client.post("/message", data={"message": f"m{n}"}) for n in range(3)]
-    assert [a.status_code for a in answers] == [200, 200, 429]
-    assert int(answers[2].headers["retry-after"]) >= 1
-    assert answers[2].text.startswith("rate limited:")
-    assert seen == []
+    series: list[Request] = [("POST", "/message", {"data": {"message": f"m{n}"}}) for n in range(3)]
+    hot, full = await _both(limited, series)
+    assert hot == full
+    assert [status for status, *_ in hot] == [200, 200, 429]
+    assert hot[2][1].startswith("rate limited:") and int(hot[2][2]["retry-after"]) >= 1
+
+
+async def test_without_a_master_both_answer_503_alike() -> None:
+    nowhere = Settings(sentinels=[("127.0.0.1", free_port())], failover_deadline=0.2)
+    series: list[Request] = [
+        ("GET", "/unread-list/size", {}),
+        ("GET", "/messages", {}),
+        ("POST", "/message", {"data": {"message": "lost?"}}),
+        ("POST", "/api/messages", {"json": {"message": "lost?"}}),
+    ]
+    hot, full = await _both(nowhere, series)
+    # The reasons name the sentinel that did not answer, the same in both.
+    assert hot == full
+    assert [status for status, *_ in hot] == [503] * 4
+    assert all(answer[2]["retry-after"] for answer in hot)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from sentinel_board.store import Message
+from sentinel_board.store import Message, Pushed
 from sentinel_board.web.deps import AppSettings, Store, post_message
 from sentinel_board.web.validation import Offset, json_media
 
@@ -69,6 +69,13 @@ def _out(message: Message) -> MessageOut:
     return MessageOut(id=message.id, message=message.message, created_at=message.created_at)
 
 
+def created(pushed: Pushed) -> CreatedMessage:
+    """A post's answer, from the declared route and from web/hot.py alike."""
+    message = pushed.message
+    return CreatedMessage(id=message.id, message=message.message, created_at=message.created_at,
+                          unread_count=pushed.unread_count)  # fmt: skip
+
+
 async def _json_body(request: Request) -> None:
     """415 for a body that is not said to be JSON (a form's, say), before it is read as one:
     not a 422 about dictionaries."""
@@ -106,7 +113,7 @@ async def create_message(
     pushed = await post_message(request, body.message, key)
     if pushed.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return CreatedMessage(**_out(pushed.message).model_dump(), unread_count=pushed.unread_count)
+    return created(pushed)
 
 
 @router.get("/messages", responses={**UNAVAILABLE, **INVALID})

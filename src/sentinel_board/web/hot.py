@@ -23,10 +23,12 @@ from urllib.parse import parse_qsl
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentinel_board.ha import Unavailable
 from sentinel_board.store import KeyReused, Pushed, RateLimited
+from sentinel_board.web.api import created
 from sentinel_board.web.deps import post_message
 from sentinel_board.web.errors import error_response
 from sentinel_board.web.refusals import refusal_response
@@ -34,9 +36,11 @@ from sentinel_board.web.routes import MAX_FORM_FIELDS, URLENCODED, count_html, m
 from sentinel_board.web.security import RAW_HEADERS, cross_site_reason
 from sentinel_board.web.validation import json_media
 
-HTML = [(b"content-type", b"text/html; charset=utf-8"), *RAW_HEADERS]
-JSON = [(b"content-type", b"application/json"), *RAW_HEADERS]
-REPLAYED = [(b"idempotent-replayed", b"true")]
+RawHeaders = list[tuple[bytes, bytes]]
+HTML: RawHeaders = [(b"content-type", b"text/html; charset=utf-8"), *RAW_HEADERS]
+JSON: RawHeaders = [(b"content-type", b"application/json"), *RAW_HEADERS]
+REPLAYED: RawHeaders = [(b"idempotent-replayed", b"true")]
+REFUSALS = (HTTPException, Unavailable, RateLimited, KeyReused)  # what the stack's handlers answer
 
 
 class HotRoutes:
@@ -50,84 +54,101 @@ class HotRoutes:
         if scope["type"] == "http":
             path, method = scope["path"], scope["method"]
             if path == "/unread-list/size" and method == "GET":
-                await self._count(scope, send)
+                await self._count(_Answer(scope, send, path))
                 return
             if path == "/messages" and method == "GET" and not scope["query_string"]:
-                await self._page(scope, receive, send)
+                await self._page(_Answer(scope, send, path), receive)
                 return
             if path in POSTS and method == "POST":
                 await self._post(scope, receive, send, POSTS[path])
                 return
         await self.app(scope, receive, send)
 
-    async def _count(self, scope: Scope, send: Send) -> None:
-        with _Observed(scope, "/unread-list/size") as observed:
+    async def _count(self, answer: _Answer) -> None:
+        with answer:
             try:
-                body = count_html(await scope["app"].state.store.unread_size()).encode()
+                count = await answer.state.store.unread_size()
             except Unavailable as error:
-                observed.status = await _refused(scope, send, error)
+                await answer.refuse(error)
                 return
-            observed.status = await _answer(send, 200, HTML, body)
+            await answer.send(200, HTML, count_html(count).encode())
 
-    async def _page(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _page(self, answer: _Answer, receive: Receive) -> None:
         """The messages page at its first offset, rendered by its own route function."""
-        with _Observed(scope, "/messages") as observed:
-            state = scope["app"].state
+        with answer:
+            state = answer.state
             try:
-                page = await messages(Request(scope, receive), state.store, state.settings)
+                page = await messages(Request(answer.scope, receive), state.store, state.settings)
             except Unavailable as error:
-                observed.status = await _refused(scope, send, error)
+                await answer.refuse(error)
                 return
-            await page(scope, receive, _with_security(send))
-            observed.status = page.status_code
+            await answer.respond(page)
 
     async def _post(self, scope: Scope, receive: Receive, send: Send, post: _Post) -> None:
         headers = Headers(scope=scope)
         length = headers.get("content-length", "")
         if (
-            not length.isdigit()
+            not (length.isascii() and length.isdigit())
             or int(length) > self.max_body_bytes
             or cross_site_reason("POST", headers) is not None
         ):
             await self.app(scope, receive, send)
             return
-        with _Observed(scope, post.path) as observed:
-            body = await _body(receive)
-            if body is None:  # the client went away: no answer, nothing counted
-                observed.status = None
-                return
-            text = post.text(headers.get("content-type", ""), body)
+        answer = _Answer(scope, send, post.path)
+        with answer:
+            body, whole = await _body(receive, self.max_body_bytes)
+            text = post.text(headers.get("content-type", ""), body) if whole else None
             if text is None:  # not the usual shape: the full stack reads it again and answers
-                observed.status = None
-                await self.app(scope, _replay(body, receive), send)
+                answer.status = None  # and counts it
+                await self.app(scope, _replay(body, whole, receive), send)
                 return
             try:
                 pushed = await post_message(Request(scope, receive), text,
                                             headers.get("idempotency-key"))  # fmt: skip
-            except (HTTPException, Unavailable, RateLimited, KeyReused) as error:
-                observed.status = await _refused(scope, send, error)
+            except REFUSALS as error:
+                await answer.refuse(error)
                 return
-            observed.status = await _answer(send, *post.answer(pushed))
+            await answer.send(*post.answer(pushed))
 
 
-class _Observed:
-    """The request counted in the app's metrics as the full stack counts it: by route and
-    status, 500 when an error escapes; `status` None when the full stack answered (and
-    counted) it."""
+class _Answer:
+    """One request's answer, counted in the app's metrics as the full stack counts it: by
+    route and status (set before the answer is sent), 500 when an error escapes; nothing
+    when `status` is None (the full stack answered and counted it)."""
 
-    def __init__(self, scope: Scope, route: str) -> None:
-        self.scope, self.route = scope, route
+    def __init__(self, scope: Scope, send: Send, route: str) -> None:
+        self.scope, self.route, self._send = scope, route, send
+        self.state = scope["app"].state
         self.status: int | None = 500
         self.started = time.perf_counter()
 
-    def __enter__(self) -> _Observed:
+    def __enter__(self) -> _Answer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self.status is not None:
             elapsed = time.perf_counter() - self.started
-            metrics = self.scope["app"].state.metrics
-            metrics.observe(self.scope["method"], self.route, self.status, elapsed)
+            self.state.metrics.observe(self.scope["method"], self.route, self.status, elapsed)
+
+    async def send(self, status: int, headers: RawHeaders, body: bytes) -> None:
+        self.status = status
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+        await self._send({"type": "http.response.start", "status": status, "headers": headers})
+        await self._send({"type": "http.response.body", "body": body})
+
+    async def refuse(self, error: Exception) -> None:
+        """The answer the full stack's handlers give to the same error."""
+        if isinstance(error, HTTPException):
+            await self.respond(error_response(self.scope["path"], error.status_code,
+                                              str(error.detail), error.headers))  # fmt: skip
+        else:
+            await self.respond(refusal_response(self.scope["path"], error))
+
+    async def respond(self, response: Response) -> None:
+        """A Starlette response, with the security headers the stack adds to every answer."""
+        self.status = response.status_code
+        response.raw_headers.extend(RAW_HEADERS)
+        await response(self.scope, _nothing, self._send)
 
 
 class _Post:
@@ -137,7 +158,7 @@ class _Post:
         self,
         path: str,
         text: Callable[[str, bytes], str | None],
-        answer: Callable[[Pushed], tuple[int, list[tuple[bytes, bytes]], bytes]],
+        answer: Callable[[Pushed], tuple[int, RawHeaders, bytes]],
     ) -> None:
         self.path, self.text, self.answer = path, text, answer
 
@@ -156,12 +177,13 @@ def _form_text(content_type: str, body: bytes) -> str | None:
 
 
 def _json_text(content_type: str, body: bytes) -> str | None:
-    """{"message": "..."} and nothing else; None for anything the declared route must judge."""
+    """{"message": "..."} and nothing else; None for anything the declared route must judge
+    (invalid JSON, nested too deep for the parser, other fields or types)."""
     if json_media(content_type) is not None:
         return None
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if type(data) is not dict or len(data) != 1 or type(data.get("message")) is not str:
         return None
@@ -169,19 +191,12 @@ def _json_text(content_type: str, body: bytes) -> str | None:
     return text
 
 
-def _form_answer(pushed: Pushed) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def _form_answer(pushed: Pushed) -> tuple[int, RawHeaders, bytes]:
     return 200, HTML, count_html(pushed.unread_count).encode()
 
 
-def _json_answer(pushed: Pushed) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    message = pushed.message
-    answer = {
-        "id": message.id,
-        "message": message.message,
-        "created_at": message.created_at,
-        "unread_count": pushed.unread_count,
-    }
-    body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+def _json_answer(pushed: Pushed) -> tuple[int, RawHeaders, bytes]:
+    body = created(pushed).model_dump_json().encode()
     return 201, JSON + REPLAYED if pushed.replayed else JSON, body
 
 
@@ -191,59 +206,37 @@ POSTS = {
 }
 
 
-async def _body(receive: Receive) -> bytes | None:
-    """The whole body (the server reads no more than its Content-Length), or None when the
-    client went away first."""
-    chunks = []
+async def _body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The body and True; or what was read and False, when the client went away first or the
+    body grew past `limit` (the full stack then answers as it would have: 413, or nothing)."""
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks), False
         if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-    return status
-
-
-async def _refused(scope: Scope, send: Send, error: Exception) -> int:
-    """The answer the full stack's handlers give to the same error, with the same headers."""
-    if isinstance(error, HTTPException):
-        response = error_response(scope["path"], error.status_code, str(error.detail),
-                                  error.headers)  # fmt: skip
-    else:
-        response = refusal_response(scope["path"], error)
-    await response(scope, _nothing, _with_security(send))
-    return response.status_code
-
-
-def _with_security(send: Send) -> Send:
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", ()), *RAW_HEADERS]
-        await send(message)
-
-    return sending
+            return b"".join(chunks), True
 
 
 async def _nothing() -> Message:
     return {"type": "http.disconnect"}
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """The body read once, given again to the full stack; then the connection's own."""
+def _replay(body: bytes, whole: bool, receive: Receive) -> Receive:
+    """What was read of the body, given again to the full stack; then the connection's own."""
     given = False
 
     async def again() -> Message:
         nonlocal given
         if not given:
             given = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": not whole}
         return await receive()
 
     return again
