@@ -10,6 +10,7 @@ import json
 import subprocess
 import tempfile
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -82,20 +83,25 @@ class Bench:
         return figures
 
     def measure(
-        self, servers: list[Server], workload: Workload, rounds: int = 1, label: str | None = None
+        self,
+        servers: list[Server],
+        workload: Workload,
+        rounds: int = 1,
+        label: str | None = None,
+        floors: Sequence[Server] = (),
     ) -> None:
-        """Each server's run of median requests/s among `rounds`, the servers taking turns:
-        a moment when the shared machine is slow falls on both, not on one."""
+        """Each server's run of median requests/s among `rounds`, the servers (and the
+        `floors` of ours) taking turns: a moment when the shared machine is slow falls on
+        all of them, not on one."""
         label = label or workload.name
-        runs: dict[str, list[Figures]] = {server.name: [] for server in servers}
+        runs: dict[str, list[Figures]] = {server.name: [] for server in [*servers, *floors]}
         for _ in range(rounds):
-            for server in servers:
+            for server in [*servers, *floors]:
                 runs[server.name].append(self.run(server, workload, label))
         for server in servers:
             self.rows.append(Row(label, server.name, median_run(runs[server.name]), server.http))
-
-    def floor(self, floor: Server, workload: Workload) -> None:
-        self.floors[workload.name, floor.http] = self.run(floor, workload, workload.name)
+        for floor in floors:
+            self.floors[workload.name, floor.http] = median_run(runs[floor.name])
 
 
 def median_run(runs: list[Figures]) -> Figures:
@@ -218,21 +224,16 @@ def main(seconds: float, connections: int, workers: int, rounds: int, scaling: b
             servers += ours.values()
             peer = start_peer(topology, free_port(), Path(folder))
             servers.append(peer)
-            console.print("Side by side:")
+            floored = [start_ours(topology, free_port(), workers, Path(folder), http, floor=True)
+                       for http in HTTP_SERVERS]  # fmt: skip
+            servers += floored
+            console.print("Side by side, each with its floor (the same, no Redis):")
             for workload in WORKLOADS:
                 side = [*ours.values(), peer] if workload.peer else [*ours.values()]
-                bench.measure(side, workload, rounds)
-            for server in [peer, *ours.values()]:
+                bench.measure(side, workload, rounds, floors=floored)
+            for server in [peer, *ours.values(), *floored]:
                 server.stop()
                 servers.remove(server)
-            console.print("Floors (no Redis):")
-            for http in HTTP_SERVERS:
-                floor = start_ours(topology, free_port(), workers, Path(folder), http, floor=True)
-                servers.append(floor)
-                for workload in WORKLOADS:
-                    bench.floor(floor, workload)
-                floor.stop()
-                servers.remove(floor)
             if scaling:
                 console.print("Workers:")
                 for http in HTTP_SERVERS:
