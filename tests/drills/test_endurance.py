@@ -17,7 +17,11 @@ from sentinel_board.drills.options import EnduranceOptions
 from sentinel_board.drills.resources import Sample, verdicts
 from sentinel_board.drills.workload import Record
 
-SHORT = EnduranceOptions(faults=6, down_after_ms=1000, failover_deadline=5)
+# At the default down-after: at 1,000 ms Sentinel now and then fails over twice, counting its
+# peers' answers about the master just replaced (README: Endurance), which the drill rightly
+# counts as a failure (3 of 20 master kills in the README's last 100-fault run; this test makes
+# two), and this test would then fail for Sentinel's sake.
+SHORT = EnduranceOptions(faults=6, down_after_ms=3000, failover_deadline=10)
 
 
 @pytest.mark.failover
