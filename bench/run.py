@@ -94,9 +94,10 @@ class Bench:
         `floors` of ours) taking turns: a moment when the shared machine is slow falls on
         all of them, not on one."""
         label = label or workload.name
-        runs: dict[str, list[Figures]] = {server.name: [] for server in [*servers, *floors]}
+        taking_turns = [*servers, *floors]
+        runs: dict[str, list[Figures]] = {server.name: [] for server in taking_turns}
         for _ in range(rounds):
-            for server in [*servers, *floors]:
+            for server in taking_turns:
                 runs[server.name].append(self.run(server, workload, label))
         for server in servers:
             self.rows.append(Row(label, server.name, median_run(runs[server.name]), server.http))

@@ -61,6 +61,11 @@ FLUSH_BATCH_SIZE = 1000
 RETRY_MARGIN = 30  # seconds
 
 
+def retry_window(failover_deadline: float) -> int:
+    """How long the app may retry a write, in seconds: how long it keeps its own dedup keys."""
+    return math.ceil(failover_deadline) + RETRY_MARGIN
+
+
 @dataclass(frozen=True)
 class Message:
     id: str
@@ -159,7 +164,7 @@ class MessageStore:
         makes itself is remembered only while the app may retry its write."""
         self.redis = redis
         self.keys = Keys(key_prefix)
-        self.retry_window = math.ceil(redis.config.failover_deadline) + RETRY_MARGIN
+        self.retry_window = retry_window(redis.config.failover_deadline)
         self.rate_limit = rate_limit
         self.dedup_ttl = dedup_ttl
 
@@ -194,12 +199,11 @@ class MessageStore:
             assert limit is not None
             raise RateLimited(limit, max(1, math.ceil(wait_ms[0] / 1000)))
         count, _, stored = raw.partition(b"\n")
-        if outcome == REPLAYED:  # the first post with this key, as it was stored then
-            # Without a client's key, the key is this message's own id: an attempt that
-            # failed (not acknowledged in time) stored it, and its retry found it. That is
-            # this post, not a replay of another: the client is not told it was replayed.
-            first = replayed_message(stored, text)
-            return Pushed(first, int(count), bool(idempotency_key))
+        if outcome == REPLAYED and idempotency_key:  # the first post with this key, as stored
+            return Pushed(replayed_message(stored, text), int(count), True)
+        # Without a client's key, the key is this message's own id: a REPLAYED outcome is an
+        # attempt that failed (not acknowledged in time) found by its retry. That is this
+        # post, not a replay of another: the client is not told it was replayed.
         return Pushed(message, int(count), False)
 
     async def check_writable(self, within: float) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import signal
 import time
 from collections import Counter
@@ -30,7 +29,7 @@ from sentinel_board.drills.resources import Sample, sample, verdicts
 from sentinel_board.drills.runner import true_master
 from sentinel_board.drills.workload import Record, Workload
 from sentinel_board.ha import SentinelEvent, sentinel_events
-from sentinel_board.store import RETRY_MARGIN
+from sentinel_board.store import retry_window
 from sentinel_board.topology import TopologyError
 
 ROTATION = ("master-kill", "master-hang", "replica-kill", "sentinel-kill", "partition")
@@ -194,7 +193,7 @@ async def endure(
     result.failed += final
     # The lists and the probe; every client key; the app's own keys for the posts of its
     # retry window (with a few seconds for the sample's own lag).
-    window = math.ceil(options.failover_deadline) + RETRY_MARGIN + 5
+    window = retry_window(options.failover_deadline) + 5
     bounds = [3 + record.keys_written(s.at, window) for s in result.samples]
     result.verdicts = verdicts(result.samples, bounds)
     result.failed += [f"{what}: {figures}" for what, held, figures in result.verdicts if not held]

@@ -109,6 +109,8 @@ class ReplicaPool:
             await self._close_unused()
 
     async def _close_unused(self) -> None:
+        if not self._retired:  # the usual case, on every read's release
+            return
         # Taken off the list in one step, before any await: a concurrent release (or a
         # refresh) closing the others while one closes never finds a link already taken.
         unused = [link for link in self._retired if link not in self._users]

@@ -65,15 +65,17 @@ class Flushed(BaseModel):
     moved: int
 
 
+def _fields(message: Message) -> dict[str, str]:
+    return {"id": message.id, "message": message.message, "created_at": message.created_at}
+
+
 def _out(message: Message) -> MessageOut:
-    return MessageOut(id=message.id, message=message.message, created_at=message.created_at)
+    return MessageOut(**_fields(message))
 
 
 def created(pushed: Pushed) -> CreatedMessage:
     """A post's answer, from the declared route and from web/hot.py alike."""
-    message = pushed.message
-    return CreatedMessage(id=message.id, message=message.message, created_at=message.created_at,
-                          unread_count=pushed.unread_count)  # fmt: skip
+    return CreatedMessage(**_fields(pushed.message), unread_count=pushed.unread_count)
 
 
 async def _json_body(request: Request) -> None:

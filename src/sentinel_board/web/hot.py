@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -32,9 +31,9 @@ from sentinel_board.web.api import created
 from sentinel_board.web.deps import post_message
 from sentinel_board.web.errors import error_response
 from sentinel_board.web.refusals import refusal_response
-from sentinel_board.web.routes import MAX_FORM_FIELDS, URLENCODED, count_html, messages
+from sentinel_board.web.routes import URLENCODED, count_html, messages, urlencoded_message
 from sentinel_board.web.security import RAW_HEADERS, cross_site_reason
-from sentinel_board.web.validation import json_media
+from sentinel_board.web.validation import json_media, media_type
 
 RawHeaders = list[tuple[bytes, bytes]]
 HTML: RawHeaders = [(b"content-type", b"text/html; charset=utf-8"), *RAW_HEADERS]
@@ -164,16 +163,14 @@ class _Post:
 
 
 def _form_text(content_type: str, body: bytes) -> str | None:
-    """The urlencoded form's `message`, read as routes.posted_message reads it; None for any
-    other body, or a form without the field (the full stack says which)."""
-    if content_type.partition(";")[0].strip().lower() != URLENCODED:
+    """The urlencoded form's `message`, read as the declared route reads it; None for any
+    other body, or a form without the field or with too many (the full stack says which)."""
+    if media_type(content_type) != URLENCODED:
         return None
     try:
-        fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True,
-                           max_num_fields=MAX_FORM_FIELDS)  # fmt: skip
+        return urlencoded_message(body)
     except ValueError:
         return None
-    return dict(fields).get("message")
 
 
 def _json_text(content_type: str, body: bytes) -> str | None:

@@ -18,7 +18,7 @@ from sentinel_board.ha.events import concerns
 from sentinel_board.store import Message, MessageStore
 from sentinel_board.web.deps import AppSettings, Store, post_message
 from sentinel_board.web.ops import app_status
-from sentinel_board.web.validation import Offset
+from sentinel_board.web.validation import Offset, media_type
 
 
 def _page_context(request: Request) -> dict[str, object]:
@@ -70,22 +70,27 @@ URLENCODED = "application/x-www-form-urlencoded"
 MAX_FORM_FIELDS = 1000  # Starlette's own limit
 
 
-async def _posted_message(request: Request) -> str | None:
-    """The form's `message` field, None when the form has none.
+def urlencoded_message(body: bytes) -> str | None:
+    """An urlencoded form's `message` field, None when it has none; ValueError over
+    MAX_FORM_FIELDS fields.
 
-    The page's form and `curl -d` send it urlencoded: read as Starlette reads it (each field
-    decoded as Latin-1, then its %-escapes as UTF-8), by the standard library's parser, as
-    python-multipart's callbacks were 8% of a post in the profile. Any other body (multipart)
-    goes through Starlette's form parsing.
+    The page's form and `curl -d` send it so: read as Starlette reads it (each field decoded
+    as Latin-1, then its %-escapes as UTF-8), by the standard library's parser, as
+    python-multipart's callbacks were 8% of a post in the profile.
     """
-    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if content_type == URLENCODED:
-        body = (await request.body()).decode("latin-1")
+    fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True,
+                       max_num_fields=MAX_FORM_FIELDS)  # fmt: skip
+    return dict(fields).get("message")
+
+
+async def _posted_message(request: Request) -> str | None:
+    """The form's `message` field, None when the form has none. Any other body than an
+    urlencoded one (multipart) goes through Starlette's form parsing."""
+    if media_type(request.headers.get("content-type", "")) == URLENCODED:
         try:
-            fields = parse_qsl(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+            return urlencoded_message(await request.body())
         except ValueError:
             raise HTTPException(400, f"more than {MAX_FORM_FIELDS} form fields") from None
-        return dict(fields).get("message")
     async with request.form() as form:  # closes the temporary files of any uploads
         message = form.get("message")
     if not isinstance(message, str | None):

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import copy
-import getpass
 import json
 import logging
 import os
@@ -114,7 +113,7 @@ def _remove_abandoned() -> None:
     """The directories of runs whose server is gone without removing its own (SIGKILL)."""
     for found in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):
         pid = found.name.removeprefix(METRICS_PREFIX).split("-")[0]
-        if pid.isdigit() and found.owner() == getpass.getuser() and not _alive(int(pid)):
+        if pid.isdigit() and found.stat().st_uid == os.getuid() and not _alive(int(pid)):
             shutil.rmtree(found, ignore_errors=True)
 
 
@@ -123,8 +122,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, another user's
+        pass
     return True
 
 

@@ -20,10 +20,15 @@ Offset = Annotated[
 ]
 
 
+def media_type(content_type: str) -> str:
+    """The media type of a Content-Type header, without its parameters, in lower case."""
+    return content_type.partition(";")[0].strip().lower()
+
+
 def json_media(content_type: str) -> str | None:
     """The media type of a Content-Type header; None when it says JSON (application/json, or
     any application/...+json)."""
-    media = content_type.partition(";")[0].strip().lower()
+    media = media_type(content_type)
     if media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     ):
