@@ -6,9 +6,6 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from redis.asyncio import Redis
 
 from sentinel_board.config import RateLimit
 from sentinel_board.ha import RedisHA, Script
@@ -230,16 +227,13 @@ class MessageStore:
         """As `read_group`, the messages as Redis holds them (JSON), for a reader that keeps
         what it made of each: a stored message never changes."""
         start, stop = -(offset + limit), -(offset + 1)
-
-        async def snapshot(client: Redis) -> list[Any]:
-            pipe = client.pipeline(transaction=True)
-            pipe.lrange(self.keys.unread, start, stop)
-            pipe.lrange(self.keys.read, start, stop)
-            pipe.llen(self.keys.unread)
-            pipe.llen(self.keys.read)
-            return list(await pipe.execute())
-
-        unread, read, unread_total, read_total = await self.redis.read(snapshot, stale_ok=True)
+        unread, read, unread_total, read_total = await self.redis.transaction(
+            ("LRANGE", self.keys.unread, start, stop),
+            ("LRANGE", self.keys.read, start, stop),
+            ("LLEN", self.keys.unread),
+            ("LLEN", self.keys.read),
+            stale_ok=True,
+        )
         return StoredGroup(unread, read, int(unread_total), int(read_total))
 
     async def flush(self) -> int:

@@ -5,7 +5,7 @@ import uuid
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import ExecAbortError, ResponseError
 
 from sentinel_board.ha import Address
 from sentinel_board.ha.batching import Batcher
@@ -108,3 +108,38 @@ async def test_a_cancelled_command_leaves_the_others_their_replies(master: Redis
     gone.cancel()
     assert [(await first)[0], (await last)[0]] == [1, 3], "sent already, so still counted"
     assert gone.cancelled()
+
+
+async def test_a_transaction_goes_in_the_batch_and_gets_exec_s_reply(master: Redis) -> None:
+    sizes: list[int] = []
+    batcher = Batcher(master, on_batch=sizes.append)
+    items, counter = key(), key()
+    await master.rpush(items, "a", "b", "c")
+    before, snapshot, between, other, after = await asyncio.gather(
+        batcher.submit("INCR", counter),
+        batcher.submit_transaction([("LRANGE", items, 0, -1), ("LLEN", items)]),
+        batcher.submit("INCR", counter),
+        batcher.submit_transaction([("INCR", counter), ("RPUSH", items, "d")]),
+        batcher.submit("LLEN", items),
+    )
+    assert sizes == [5], "five replies of one batch, two of them transactions"
+    assert before[0] == 1 and between[0] == 2
+    assert snapshot[0] == [[b"a", b"b", b"c"], 3]
+    assert other[0] == [3, 4]
+    assert after[0] == 4, "each reply where its command was, whatever came before it"
+
+
+async def test_a_refused_transaction_is_an_error_reply_for_it_alone(master: Redis) -> None:
+    text, counter = key(), key()
+    await master.set(text, "not a list")
+    batcher = Batcher(master)
+    (refused, _), (run, _), (right, _) = await asyncio.gather(
+        batcher.submit_transaction([("INCR", counter), ("NOSUCHCOMMAND",)]),
+        batcher.submit_transaction([("LLEN", text), ("INCR", counter)]),
+        batcher.submit("INCR", counter),
+    )
+    assert isinstance(refused, ExecAbortError), "EXECABORT: one command was refused"
+    wrong, counted = run
+    assert isinstance(wrong, ResponseError) and "WRONGTYPE" in str(wrong)
+    assert counted == 1, "the refused transaction ran nothing; this one ran whole"
+    assert right == 2

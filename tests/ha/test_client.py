@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from sentinel_board.ha import HAConfig, RedisHA, Script, Unavailable
 from sentinel_board.topology import Topology
@@ -30,6 +31,17 @@ async def test_a_write_is_acknowledged_by_a_replica(config: HAConfig, key: str) 
             offset = (await master.info("replication"))["master_repl_offset"]
             assert (await master.execute_command("WAIT", 2, 1000)) == 2
         assert offset > 0 and await ha.call("LLEN", key) == 1
+
+
+async def test_a_transaction_s_replies_come_in_order_and_an_error_in_it_is_raised(
+    config: HAConfig, key: str
+) -> None:
+    async with RedisHA(config) as ha:
+        assert await ha.write(ONCE, [key, key + ":id"], ["m"]) == 1
+        replies = await ha.transaction(("LRANGE", key, 0, -1), ("LLEN", key), ("EXISTS", key))
+        assert replies == [[b"m"], 1, 1]
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await ha.transaction(("LLEN", key), ("GET", key))
 
 
 async def test_too_few_replica_acks_is_not_acknowledged_and_a_retry_stores_once(

@@ -29,6 +29,8 @@ async def test_replica_preferred_reads_come_from_a_replica(config: HAConfig) -> 
         assert await ha.read(where) == "master", "what must be fresh still reads the master"
         batched = await ha.call("ROLE", stale_ok=True)
         assert batched[0] == b"slave", "a batched command goes where the read goes"
+        (role,) = await ha.transaction(("ROLE",), stale_ok=True)
+        assert role[0] == b"slave", "and so does a transaction"
     async with RedisHA(config) as master_only:
         assert await master_only.read(where, stale_ok=True) == "master"
 

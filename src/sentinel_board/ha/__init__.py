@@ -4,7 +4,8 @@ It knows nothing of the board. Its interface is what this module exports:
 
 - `HAConfig`: the sentinels, the master set's name, credentials, TLS, timeouts.
 - `RedisHA`: `write(script, keys, args)` (acknowledged by WAIT), `call(*command)`,
-  `read(op)`, `start()` (follow +switch-master), `aclose()`; or `async with`.
+  `transaction(*commands)`, `read(op)`, `start()` (follow +switch-master),
+  `aclose()`; or `async with`.
 - `Script`: a Lua script for `write`.
 - `Unavailable` and its kinds: what a request gets when no master served it in time.
 - `SentinelEvent`, `ListenerState`, `sentinel_events`: Sentinel's notifications.

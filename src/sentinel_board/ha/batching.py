@@ -25,8 +25,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 Command = tuple[str | int, ...]
-Replies = tuple[Any, Any]  # the command's, and WAIT's
-Queued = list[tuple[Command, "asyncio.Future[Replies]"]]
+Transaction = list[Command]  # sent between MULTI and EXEC; its reply is EXEC's
+Replies = tuple[Any, Any]  # the command's (or the transaction's), and WAIT's
+Queued = list[tuple[Command | Transaction, "asyncio.Future[Replies]"]]
 
 
 class Batcher:
@@ -48,11 +49,19 @@ class Batcher:
     def submit(self, *command: str | int) -> asyncio.Future[Replies]:
         """The command's reply and WAIT's (None without `wait`). An error reply is returned,
         not raised: the caller decides what it means. A failed connection is raised."""
+        return self._queue(command)
+
+    def submit_transaction(self, commands: Transaction) -> asyncio.Future[Replies]:
+        """As `submit`, for commands run as one (MULTI ... EXEC): the reply is EXEC's, the
+        list of their replies (an error reply if the transaction was refused)."""
+        return self._queue(list(commands))
+
+    def _queue(self, item: Command | Transaction) -> asyncio.Future[Replies]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Replies] = loop.create_future()
         if not self._queued and self._in_flight is None:
             loop.call_soon(self._send)  # at the end of this turn of the loop
-        self._queued.append((command, future))
+        self._queued.append((item, future))
         return future
 
     def _send(self) -> None:
@@ -70,8 +79,14 @@ class Batcher:
         if self.on_batch is not None:
             self.on_batch(len(queued))
         pipe = self.client.pipeline(transaction=False)
-        for command, _ in queued:
-            pipe.execute_command(*command)
+        for item, _ in queued:
+            if isinstance(item, list):
+                pipe.execute_command("MULTI")
+                for command in item:
+                    pipe.execute_command(*command)
+                pipe.execute_command("EXEC")
+            else:
+                pipe.execute_command(*item)
         if self.wait:
             pipe.execute_command("WAIT", *self.wait)
         try:
@@ -86,6 +101,10 @@ class Batcher:
                     future.set_exception(error)
             return
         acks = replies.pop() if self.wait else None
-        for (_, future), reply in zip(queued, replies, strict=True):
+        position = 0
+        for item, future in queued:
+            if isinstance(item, list):  # MULTI's reply, one QUEUED each, then EXEC's
+                position += len(item) + 1
             if not future.done():
-                future.set_result((reply, acks))
+                future.set_result((replies[position], acks))
+            position += 1

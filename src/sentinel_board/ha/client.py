@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from sentinel_board.ha import connection
+from sentinel_board.ha.batching import Command
 from sentinel_board.ha.config import Address, HAConfig
 from sentinel_board.ha.discovery import Discovery
 from sentinel_board.ha.errors import NotReplicated
@@ -150,9 +151,24 @@ class RedisHA:
 
         return await self._read(batched, stale_ok)
 
+    async def transaction(self, *commands: Command, stale_ok: bool = False) -> list[Any]:
+        """Several commands run as one (MULTI ... EXEC), sent as `call` sends one: for reads
+        that must be one snapshot. Their replies, in order."""
+
+        async def batched(link: Link) -> list[Any]:
+            reply, _ = await link.reads.submit_transaction(list(commands))
+            if isinstance(reply, Exception):
+                raise reply
+            for each in reply:
+                if isinstance(each, Exception):
+                    raise each
+            return list(reply)
+
+        return await self._read(batched, stale_ok)
+
     async def read(self, op: Callable[[Redis], Awaitable[T]], *, stale_ok: bool = False) -> T:
         """`op` with a client of the master (or of a replica, as for `call`), retried through
-        failovers. For what one command cannot do, such as a MULTI of several reads."""
+        failovers. For what `call` and `transaction` do not send, such as a client's own methods."""
         return await self._read(lambda link: op(link.client), stale_ok)
 
     async def _read(self, op: Callable[[Link], Awaitable[T]], stale_ok: bool) -> T:
