@@ -12,6 +12,7 @@ import uvicorn
 from sentinel_board.topology import Topology, faults
 from sentinel_board.topology.ports import free_port
 from sentinel_board.web.app import create_app
+from sentinel_board.web.server import HTTP_PROTOCOL
 from tests.helpers import settings_for, wait_until_async
 
 
@@ -21,7 +22,7 @@ async def test_events_stream_a_failover_once_each(make_topology: Callable[..., T
     port = free_port()
     config = uvicorn.Config(
         create_app(settings_for(topology)),
-        host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+        host="127.0.0.1", port=port, log_level="warning", lifespan="on", http=HTTP_PROTOCOL,
     )  # fmt: skip
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

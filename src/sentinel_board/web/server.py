@@ -24,6 +24,8 @@ METRICS_PREFIX = "sentinel-board-metrics-"  # then the server's pid: one left be
 LogFormat = Literal["text", "json"]
 HttpServer = Literal["uvicorn", "granian"]
 HTTP_SERVERS: tuple[HttpServer, ...] = ("uvicorn", "granian")
+# uvicorn's httptools protocol, each response written at once (web/one_write.py).
+HTTP_PROTOCOL = "sentinel_board.web.one_write:OneWriteProtocol"
 APP = "sentinel_board.web.server:served_app"  # a factory, called in each worker
 STRUCTURED = ("sentinel_event", "failover", "sentinel_listener")  # `extra` our loggers attach
 
@@ -139,7 +141,7 @@ def _uvicorn(
         log_level=log_level,
         log_config=logging_config(log_level, log_format),
         loop="uvloop",
-        http="httptools",
+        http=HTTP_PROTOCOL,
         access_log=False,
     )
 
