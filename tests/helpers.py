@@ -74,10 +74,10 @@ async def app_client(
     `hot=False`: without web/hot.py's layer, the full stack answering everything; `inner`:
     ASGI middleware put right inside that layer, before the full stack."""
     app = create_app(settings)
-    assert app.user_middleware[0].cls is HotRoutes  # type: ignore[comparison-overlap]  # outermost
-    app.user_middleware[1:1] = inner
+    assert isinstance(app.hot, HotRoutes)
+    app.user_middleware[0:0] = inner  # outermost of the stack: right inside the hot routes
     if not hot:
-        del app.user_middleware[0]
+        app.hot = app.hot.app  # the full stack
     transport = httpx.ASGITransport(app=app, client=(peer, 50000))
     async with (
         app.router.lifespan_context(app),

@@ -5,9 +5,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sentinel_board import __version__
 from sentinel_board.config import Settings
@@ -31,7 +33,20 @@ class StartupRefused(Exception):
     """Redis refused the app's credentials: no request could ever be served."""
 
 
-def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> FastAPI:
+class Board(FastAPI):
+    """The app: FastAPI, with the busiest requests in their usual shape answered ahead of
+    everything FastAPI wraps around a request (web/hot.py); `hot` passes the rest on."""
+
+    def __init__(self, *, max_body_bytes: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.hot: ASGIApp = HotRoutes(super().__call__, max_body_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self  # as FastAPI's own __call__ does: the hot routes use its state
+        await self.hot(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> Board:
     """`freeze_gc`: for a server process, see below; never in a test process, where it
     would keep every later cycle of the objects alive at start-up from being collected."""
     settings = settings or Settings()
@@ -71,7 +86,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
                 await notifier.aclose()
             await redis.aclose()
 
-    app = FastAPI(
+    app = Board(
+        max_body_bytes=settings.max_body_bytes,
         title="sentinel-board",
         version=__version__,
         summary="A message board on Redis with Sentinel high availability.",
@@ -88,8 +104,6 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(BrowserSecurity)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    # Outermost: the busiest requests in their usual shape, answered before the rest.
-    app.add_middleware(HotRoutes, max_body_bytes=settings.max_body_bytes)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.router.routes.extend(routes.FAST_ROUTES)

@@ -1,4 +1,4 @@
-"""The seed's busiest requests answered in one ASGI layer, in front of FastAPI's stack.
+"""The seed's busiest requests answered in one ASGI layer, ahead of FastAPI (app.Board).
 
 `GET /unread-list/size`, `GET /messages` (no query), `POST /message` and `POST /api/messages`
 in their usual shape (a same-site post, urlencoded or a JSON object with only a string
@@ -10,7 +10,9 @@ cross-site origin, no Content-Length, a query, a body that is not what clients s
 untouched, to the full stack, whose middleware, routes and validation answer it. The profile
 said why: the count went through seven middleware layers, each wrapping `send`, and FastAPI's
 routing and dependency solving; with them gone, the count's floor (the same server and
-workers, no Redis) went from 10,763 to 16,552 req/s on uvicorn.
+workers, no Redis) went from 10,763 to 16,552 req/s on uvicorn. The layer was first the
+outermost middleware, inside FastAPI's own (its error, telemetry and body-limit layers):
+now it comes before them too, and the count went from 10,818 to 12,985 req/s side by side.
 """
 
 from __future__ import annotations
