@@ -210,7 +210,7 @@ class MessageStore:
         )
 
     async def unread_size(self) -> int:
-        return int(await self.redis.call("LLEN", self.keys.unread, stale_ok=True))
+        return int(await self.redis.call("LLEN", self.keys.unread, stale_ok=True, shared=True))
 
     async def read_group(self, limit: int, offset: int = 0) -> MessageGroup:
         """`limit` messages of each list (oldest first) after skipping its `offset` newest,
@@ -233,6 +233,7 @@ class MessageStore:
             ("LLEN", self.keys.unread),
             ("LLEN", self.keys.read),
             stale_ok=True,
+            shared=True,
         )
         return StoredGroup(unread, read, int(unread_total), int(read_total))
 

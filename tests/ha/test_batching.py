@@ -143,3 +143,45 @@ async def test_a_refused_transaction_is_an_error_reply_for_it_alone(master: Redi
     assert isinstance(wrong, ResponseError) and "WRONGTYPE" in str(wrong)
     assert counted == 1, "the refused transaction ran nothing; this one ran whole"
     assert right == 2
+
+
+async def test_a_shared_read_is_sent_once_per_batch_and_each_gets_its_reply(
+    master: Redis,
+) -> None:
+    sizes: list[int] = []
+    batcher = Batcher(master, on_batch=sizes.append)
+    items, counter = key(), key()
+    await master.rpush(items, "a", "b")
+    gathered = [batcher.submit("LLEN", items, shared=True) for _ in range(20)]
+    gathered += [batcher.submit("INCR", counter) for _ in range(3)]  # not shared: each sent
+    gathered += [batcher.submit_transaction([("LRANGE", items, 0, -1)], shared=True)]
+    gone = batcher.submit_transaction([("LRANGE", items, 0, -1)], shared=True)
+    gone.cancel()  # one sharer gone: the others still get the reply
+    replies = await asyncio.gather(*gathered)
+    assert [reply for reply, _ in replies] == [2] * 20 + [1, 2, 3] + [[[b"a", b"b"]]]
+    assert sizes == [1 + 3 + 1], "one LLEN, three INCRs, one transaction"
+
+
+async def test_a_shared_read_never_gets_the_reply_of_a_batch_sent_before_it(
+    topology: Topology, master: Redis
+) -> None:
+    node = topology.node(topology.master_name() or "")
+    sizes: list[int] = []
+    async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
+        batcher = Batcher(own, on_batch=sizes.append)
+        waiting, counter = key(), key()
+        held = batcher.submit("BLPOP", waiting, 30)  # keeps the first batch in flight
+        before = batcher.submit("INCR", counter)
+        sent = batcher.submit("GET", counter, shared=True)
+
+        async def in_flight() -> bool:
+            return any(client.get("cmd") == "blpop" for client in await master.client_list())
+
+        await wait_until_async(in_flight, timeout=10)
+        later = batcher.submit("INCR", counter)
+        after = batcher.submit("GET", counter, shared=True)
+        await master.rpush(waiting, "go")
+        await asyncio.gather(held, before, later)
+        assert (await sent)[0] == b"1", "read in its batch, before the later INCR"
+        assert (await after)[0] == b"2", "came after that batch was sent: sent again"
+        assert sizes == [3, 2]

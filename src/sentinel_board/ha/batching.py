@@ -27,7 +27,8 @@ from redis.asyncio import Redis
 Command = tuple[str | int, ...]
 Transaction = list[Command]  # sent between MULTI and EXEC; its reply is EXEC's
 Replies = tuple[Any, Any]  # the command's (or the transaction's), and WAIT's
-Queued = list[tuple[Command | Transaction, "asyncio.Future[Replies]"]]
+Waiting = list["asyncio.Future[Replies]"]  # who waits for one command's reply
+Queued = list[tuple[Command | Transaction, Waiting]]
 
 
 class Batcher:
@@ -44,30 +45,43 @@ class Batcher:
         self.wait = wait
         self.on_batch = on_batch
         self._queued: Queued = []
+        self._shared: dict[tuple[object, ...], Waiting] = {}  # shared reads of the queue
         self._in_flight: asyncio.Task[None] | None = None
 
-    def submit(self, *command: str | int) -> asyncio.Future[Replies]:
+    def submit(self, *command: str | int, shared: bool = False) -> asyncio.Future[Replies]:
         """The command's reply and WAIT's (None without `wait`). An error reply is returned,
-        not raised: the caller decides what it means. A failed connection is raised."""
-        return self._queue(command)
+        not raised: the caller decides what it means. A failed connection is raised.
 
-    def submit_transaction(self, commands: Transaction) -> asyncio.Future[Replies]:
+        `shared`, for a read: the same command queued for the same batch is sent once and
+        its reply given to each (not to be changed by any). Every one of them came before
+        the batch was sent, so the reply is as fresh for each as its own would have been."""
+        return self._queue(command, shared)
+
+    def submit_transaction(
+        self, commands: Transaction, *, shared: bool = False
+    ) -> asyncio.Future[Replies]:
         """As `submit`, for commands run as one (MULTI ... EXEC): the reply is EXEC's, the
         list of their replies (an error reply if the transaction was refused)."""
-        return self._queue(list(commands))
+        return self._queue(list(commands), shared)
 
-    def _queue(self, item: Command | Transaction) -> asyncio.Future[Replies]:
+    def _queue(self, item: Command | Transaction, shared: bool) -> asyncio.Future[Replies]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Replies] = loop.create_future()
+        key = tuple(item)
+        if shared and (waiting := self._shared.get(key)) is not None:
+            waiting.append(future)
+            return future
         if not self._queued and self._in_flight is None:
             loop.call_soon(self._send)  # at the end of this turn of the loop
-        self._queued.append((item, future))
+        self._queued.append((item, [future]))
+        if shared:
+            self._shared[key] = self._queued[-1][1]
         return future
 
     def _send(self) -> None:
         if self._in_flight is not None or not self._queued:
             return
-        queued, self._queued = self._queued, []
+        queued, self._queued, self._shared = self._queued, [], {}
         self._in_flight = asyncio.ensure_future(self._run(queued))
         self._in_flight.add_done_callback(self._sent)
 
@@ -92,19 +106,22 @@ class Batcher:
         try:
             replies = await pipe.execute(raise_on_error=False)
         except asyncio.CancelledError:
-            for _, future in queued:
-                future.cancel()
+            for _, waiting in queued:
+                for future in waiting:
+                    future.cancel()
             raise
         except Exception as error:  # the connection failed: every command shares its fate
-            for _, future in queued:
-                if not future.done():  # else its request was cancelled
-                    future.set_exception(error)
+            for _, waiting in queued:
+                for future in waiting:
+                    if not future.done():  # else its request was cancelled
+                        future.set_exception(error)
             return
         acks = replies.pop() if self.wait else None
         position = 0
-        for item, future in queued:
+        for item, waiting in queued:
             if isinstance(item, list):  # MULTI's reply, one QUEUED each, then EXEC's
                 position += len(item) + 1
-            if not future.done():
-                future.set_result((replies[position], acks))
+            for future in waiting:
+                if not future.done():
+                    future.set_result((replies[position], acks))
             position += 1

@@ -139,24 +139,27 @@ class RedisHA:
 
         return await self._on_master(attempt, within)
 
-    async def call(self, *command: str | int, stale_ok: bool = False) -> Any:
+    async def call(self, *command: str | int, stale_ok: bool = False, shared: bool = False) -> Any:
         """One command, sent together with those of concurrent requests; on the master, or
-        with read_from=replica_preferred and `stale_ok`, on a replica first."""
+        with read_from=replica_preferred and `stale_ok`, on a replica first. `shared`, for a
+        read: the same command of concurrent requests is sent once (see Batcher.submit)."""
 
         async def batched(link: Link) -> Any:
-            reply, _ = await link.reads.submit(*command)
+            reply, _ = await link.reads.submit(*command, shared=shared)
             if isinstance(reply, Exception):
                 raise reply
             return reply
 
         return await self._read(batched, stale_ok)
 
-    async def transaction(self, *commands: Command, stale_ok: bool = False) -> list[Any]:
+    async def transaction(
+        self, *commands: Command, stale_ok: bool = False, shared: bool = False
+    ) -> list[Any]:
         """Several commands run as one (MULTI ... EXEC), sent as `call` sends one: for reads
         that must be one snapshot. Their replies, in order."""
 
         async def batched(link: Link) -> list[Any]:
-            reply, _ = await link.reads.submit_transaction(list(commands))
+            reply, _ = await link.reads.submit_transaction(list(commands), shared=shared)
             if isinstance(reply, Exception):
                 raise reply
             for each in reply:

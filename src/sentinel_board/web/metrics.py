@@ -58,7 +58,8 @@ HA_COUNTS = {
     ),
     "batched_commands": (
         "sentinel_board_redis_batched_commands",
-        "Commands sent in those pipelines.",
+        "Commands sent in those pipelines (a transaction counts once, and so does a read "
+        "shared by concurrent requests).",
     ),
 }
 MOST = {"failovers_followed"}  # the rest: the sum over workers
