@@ -13,8 +13,8 @@ import pytest
 
 from bench.floor import PAGE
 from bench.load import Figures, parse
-from bench.run import median_run
-from bench.servers import start_ours, start_peer
+from bench.run import TOGETHER, Bench, Workload, median_run
+from bench.servers import PEER_NAME, Server, start_ours, start_peer
 from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
 from sentinel_board.web.server import HTTP_SERVERS, HttpServer
@@ -60,6 +60,32 @@ def test_the_median_run_is_kept() -> None:
     assert median_run(runs).p99_ms == 2.0, "the whole run, its latencies with it"
     assert median_run(runs[:2]).rps == 100.0, "of two, the lower"
     assert median_run(runs[:1]).rps == 300.0
+
+
+class Turns(Bench):
+    """The bench's order of runs, each answered with a figure made up from its turn."""
+
+    def __init__(self) -> None:
+        self.rows, self.floors = [], {}
+        self.turns: list[tuple[str, str]] = []
+
+    def run(self, server: Server, workload: Workload, label: str) -> Figures:
+        self.turns.append((workload.name, server.name))
+        return Figures(float(len(self.turns)), 1.0, 1.0, 1, 0)
+
+
+def test_the_two_posts_take_turns_in_the_same_rounds_and_the_peer_only_has_the_form() -> None:
+    ours, peer, floor = (Server(name, "", 0, http) for name, http in
+                         (("ours", "uvicorn"), (PEER_NAME, ""), ("floor", "uvicorn")))  # fmt: skip
+    bench = Turns()
+    form, api = TOGETHER[0]
+    bench.measure([ours, peer], [form, api], rounds=3, floors=[floor])
+    one_round = [(form.name, "ours"), (form.name, PEER_NAME), (form.name, "floor"),
+                 (api.name, "ours"), (api.name, "floor")]  # fmt: skip
+    assert bench.turns == one_round * 3
+    kept = {(row.workload, row.server): row.figures.rps for row in bench.rows}
+    assert kept == {(form.name, "ours"): 6.0, (form.name, PEER_NAME): 7.0, (api.name, "ours"): 9.0}
+    assert bench.floors[api.name, "uvicorn"].rps == 10.0, "the median of its three rounds"
 
 
 @pytest.mark.parametrize("http", HTTP_SERVERS)

@@ -59,14 +59,20 @@ def test_serve_with_a_wrong_password_exits_with_the_setting_not_the_secret(
 async def test_a_command_the_acl_refuses_is_a_clear_503(
     make_topology: Callable[..., Topology],
 ) -> None:
-    topology = make_topology(app_key_prefix="board:")  # the app below writes unprefixed keys
+    topology = make_topology(app_key_prefix="board:")  # the app below uses unprefixed keys
     async with app_client(settings_for(topology, failover_deadline=2)) as client:
-        response = await client.post("/api/messages", json={"message": "not allowed"})
-    assert response.status_code == 503
-    detail = response.json()["detail"]
-    assert "refused a command to the client's user (this user has no permissions" in detail
-    assert "the ACL of SENTINEL_BOARD_REDIS_USERNAME must allow the commands and keys" in detail
-    assert response.headers["Retry-After"] == "30", "not a failover: no point retrying at once"
+        responses = [
+            await client.post("/api/messages", json={"message": "not allowed"}),
+            await client.get("/api/messages"),  # a transaction (MULTI): refused as it is queued
+            await client.get("/messages"),  # the page: its answer in plain text
+        ]
+    for response in responses:
+        assert response.status_code == 503, response.request.url
+        api = response.request.url.path.startswith("/api/")
+        detail = response.json()["detail"] if api else response.text
+        assert "refused a command to the client's user (this user has no permissions" in detail
+        assert "the ACL of SENTINEL_BOARD_REDIS_USERNAME must allow the commands and keys" in detail
+        assert response.headers["Retry-After"] == "30", "not a failover: no point retrying at once"
 
 
 @pytest.mark.failover

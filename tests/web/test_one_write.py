@@ -11,7 +11,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from sentinel_board.topology.ports import free_port
-from sentinel_board.web.one_write import OneWriteTransport
+from sentinel_board.web.one_write import KEEP_AT_MOST, OneWriteTransport
 from sentinel_board.web.server import HTTP_PROTOCOL
 from tests.helpers import wait_until_async
 
@@ -30,6 +30,9 @@ class Recorded(asyncio.Transport):
 
     def close(self) -> None:
         self.closed = True
+
+    def write_eof(self) -> None:
+        self.writes.append(b"<eof>")
 
     def abort(self) -> None:
         self.aborted = self.closed = True
@@ -62,6 +65,19 @@ async def test_the_writes_of_one_turn_go_out_as_one_in_order() -> None:
     await next_turn()
     assert real.writes[1:] == [b"next", b"and the next"], "a write waits one turn, no more"
     assert transport.get_extra_info("peername") == ("127.0.0.1", 1234), "the rest passes on"
+
+
+async def test_a_large_body_is_sent_at_once_and_every_way_of_writing_keeps_the_order() -> None:
+    real = Recorded()
+    transport = OneWriteTransport(real, asyncio.get_running_loop())
+    transport.write(b"headers ")
+    transport.write(b"x" * KEEP_AT_MOST)
+    assert real.writes == [b"headers " + b"x" * KEEP_AT_MOST], "not kept past the limit"
+    transport.writelines([b"a", b"b"])
+    transport.write_eof()
+    assert real.writes[1:] == [b"ab", b"<eof>"], "what was kept, then the end"
+    await next_turn()
+    assert len(real.writes) == 3 and transport.get_write_buffer_size() == 7
 
 
 async def test_closing_sends_what_was_kept_first_and_aborting_drops_it() -> None:

@@ -19,10 +19,12 @@ commit, with one WAIT instead of one per request.
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ExecAbortError, ResponseError
 
 Command = tuple[str | int, ...]
 Transaction = list[Command]  # sent between MULTI and EXEC; its reply is EXEC's
@@ -40,7 +42,8 @@ class Batcher:
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         """`wait`: (replicas, timeout in ms) for the WAIT that ends every batch;
-        `on_batch` is told the number of commands of each batch sent."""
+        `on_batch` is told the number of commands of each batch sent (a transaction counts
+        once, and so does a read shared by several requests)."""
         self.client = client
         self.wait = wait
         self.on_batch = on_batch
@@ -61,7 +64,8 @@ class Batcher:
         self, commands: Transaction, *, shared: bool = False
     ) -> asyncio.Future[Replies]:
         """As `submit`, for commands run as one (MULTI ... EXEC): the reply is EXEC's, the
-        list of their replies (an error reply if the transaction was refused)."""
+        list of their replies, or the error of a command Redis refused as it was queued
+        (the transaction then ran nothing)."""
         return self._queue(list(commands), shared)
 
     def _queue(self, item: Command | Transaction, shared: bool) -> asyncio.Future[Replies]:
@@ -119,9 +123,25 @@ class Batcher:
         acks = replies.pop() if self.wait else None
         position = 0
         for item, waiting in queued:
+            reply = replies[position]
             if isinstance(item, list):  # MULTI's reply, one QUEUED each, then EXEC's
+                queued_replies = replies[position : position + len(item) + 1]
                 position += len(item) + 1
-            for future in waiting:
-                if not future.done():
-                    future.set_result((replies[position], acks))
+                reply = _transaction_reply(replies[position], queued_replies)
+            for shared, future in enumerate(waiting):
+                if not future.done():  # an error for each its own: each raises it
+                    own = copy.copy(reply) if shared and isinstance(reply, Exception) else reply
+                    future.set_result((own, acks))
             position += 1
+
+
+def _transaction_reply(exec_reply: Any, queued: list[Any]) -> Any:
+    """EXEC's reply; for a transaction Redis refused as it was queued (EXECABORT), the error
+    of the command it refused, as redis-py's own transactions raise it, so that it keeps its
+    meaning (NOPERM: the ACL; MASTERDOWN: retry)."""
+    if isinstance(exec_reply, ExecAbortError):
+        for reply in queued:
+            if isinstance(reply, ResponseError):
+                reply.__cause__ = exec_reply
+                return reply
+    return exec_reply

@@ -63,8 +63,9 @@ def _message_html(stored: bytes) -> bytes:
 
 # Where the messages page's lists go. The page is rendered around them, and each list's
 # kept markup is put in its place as bytes: copying and encoding the two lists again, in
-# each step of rendering a template, was a third of the page in the profile. The slots
-# cannot be forged: a message's markup is escaped, so it never holds "<!--".
+# each step of rendering a template, was a third of the page in the profile. The slots are
+# found in the rendered page before anything goes in them, and nothing the page shows can
+# hold one: it is escaped ("<" as "&lt;").
 _SLOTS = {"unread": Markup("<!--unread-->"), "read": Markup("<!--read-->")}
 
 
