@@ -29,6 +29,23 @@ async def test_index_shows_the_count_the_form_and_the_master(client: httpx.Async
     assert '<script src="/static/board.js" defer></script>' in response.text
 
 
+async def test_the_count_reads_as_english_and_the_index_shows_the_same_fragment(
+    client: httpx.AsyncClient,
+) -> None:
+    fragments = []
+    for _ in range(2):
+        fragments.append((await client.get("/unread-list/size")).text)
+        await client.post("/message", data={"message": "one more"})
+    fragments.append((await client.get("/unread-list/size")).text)
+    assert [re.sub(r"<[^>]+>", "", f) for f in fragments] == [
+        "0 unread messages",
+        "1 unread message",
+        "2 unread messages",
+    ]
+    index = (await client.get("/")).text
+    assert f'<div id="count" aria-live="polite">{fragments[-1]}</div>' in index
+
+
 async def test_post_message_urlencoded_returns_the_count_fragment(
     client: httpx.AsyncClient,
 ) -> None:
