@@ -63,6 +63,10 @@ def retry_window(failover_deadline: float) -> int:
     return math.ceil(failover_deadline) + RETRY_MARGIN
 
 
+# json.dumps with options makes an encoder per call: 4% of a post in the profile.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class Message:
     id: str
@@ -71,7 +75,7 @@ class Message:
 
     def to_json(self) -> str:
         fields = {"id": self.id, "message": self.message, "created_at": self.created_at}
-        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        return _COMPACT.encode(fields)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Message:
