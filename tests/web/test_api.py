@@ -2,6 +2,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from redis.asyncio import Redis
+
+from sentinel_board.config import Settings
+from sentinel_board.keys import Keys
+from sentinel_board.store import Message
+from sentinel_board.web import api
 
 
 async def test_create_returns_201_with_the_message_and_count(client: httpx.AsyncClient) -> None:
@@ -52,6 +58,34 @@ async def test_list_messages_with_limit_and_totals(client: httpx.AsyncClient) ->
     assert [m["message"] for m in body["read"]] == ["b", "c"]
     assert [m["message"] for m in body["unread"]] == ["d"]
     assert (body["unread_total"], body["read_total"]) == (1, 3)
+
+
+async def test_the_list_is_byte_for_byte_the_page_model_s_json(
+    client: httpx.AsyncClient, settings: Settings, master: Redis
+) -> None:
+    keys = Keys(settings.key_prefix)
+    for text in ["plain", "\ud55c\uad6d\uc5b4 \u2713", '"quotes" \\ back', "line\nbreak\ttab"]:
+        await client.post("/api/messages", json={"message": text})
+    await client.post("/api/messages/flush")
+    await client.post("/api/messages", json={"message": "</script> & <b>"})
+    await master.rpush(keys.unread, "not json")  # not written by us: shown as it is
+    for query in ({}, {"limit": 2}, {"offset": 1}):
+        response = await client.get("/api/messages", params=query)
+        assert response.headers["content-type"] == "application/json"
+        limit, offset = query.get("limit", settings.page_limit), query.get("offset", 0)
+        start, stop = -(offset + limit), -(offset + 1)
+        unread = await master.lrange(keys.unread, start, stop)
+        read = await master.lrange(keys.read, start, stop)
+        expected = api.MessagePage(
+            unread=[api._out(Message.from_json(m)) for m in unread],
+            read=[api._out(Message.from_json(m)) for m in read],
+            unread_total=await master.llen(keys.unread),
+            read_total=await master.llen(keys.read),
+        )
+        assert response.content == expected.model_dump_json().encode(), query
+    schema = (await client.get("/openapi.json")).json()
+    listed = schema["paths"]["/api/messages"]["get"]["responses"]["200"]["content"]
+    assert listed["application/json"]["schema"] == {"$ref": "#/components/schemas/MessagePage"}
 
 
 async def test_unread_size(client: httpx.AsyncClient) -> None:

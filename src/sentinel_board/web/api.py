@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from sentinel_board.store import Message, Pushed
+from sentinel_board.store import Message, Pushed, StoredGroup
 from sentinel_board.web.deps import AppSettings, Store, post_message
 from sentinel_board.web.validation import Offset, json_media
 
@@ -118,22 +119,35 @@ async def create_message(
     return created(pushed)
 
 
-@router.get("/messages", responses={**UNAVAILABLE, **INVALID})
+@functools.lru_cache(maxsize=4096)
+def _message_json(stored: bytes) -> bytes:
+    # A stored message never changes: as the page keeps each one's markup (routes), the list
+    # keeps each one's JSON. Validating and serializing a model per message on every list
+    # made it a quarter of the page's speed.
+    return _out(Message.from_json(stored)).model_dump_json().encode()
+
+
+def page_json(group: StoredGroup) -> bytes:
+    """MessagePage's JSON, each message's kept JSON spliced in (tests: the same bytes as the
+    model's own)."""
+    return b"".join([
+        b'{"unread":[', b",".join(map(_message_json, group.unread)),
+        b'],"read":[', b",".join(map(_message_json, group.read)),
+        b'],"unread_total":%d,"read_total":%d}' % (group.unread_total, group.read_total),
+    ])  # fmt: skip
+
+
+@router.get("/messages", response_model=MessagePage, responses={**UNAVAILABLE, **INVALID})
 async def list_messages(
     store: Store,
     settings: AppSettings,
     limit: Annotated[int | None, Query(ge=1, description="Newest messages of each list.")] = None,
     offset: Offset = 0,
-) -> MessagePage:
+) -> Response:
     if limit is not None and limit > settings.max_page_limit:
         raise HTTPException(422, f"limit: at most {settings.max_page_limit}")
-    group = await store.read_group(limit or settings.page_limit, offset)
-    return MessagePage(
-        unread=[_out(m) for m in group.unread],
-        read=[_out(m) for m in group.read],
-        unread_total=group.unread_total,
-        read_total=group.read_total,
-    )
+    group = await store.read_stored(limit or settings.page_limit, offset)
+    return Response(page_json(group), media_type="application/json")
 
 
 @router.get("/unread-list/size", responses=UNAVAILABLE)
