@@ -163,18 +163,23 @@ def test_up_in_the_foreground_stops_everything_on_ctrl_c(run_dir: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert foreground.stdout is not None
-    lines = []
-    for line in foreground.stdout:
-        lines.append(line)
-        if "Sentinel events follow" in line:
-            break
-    pids = pids_of(run_dir)
-    assert len(pids) == 6, "".join(lines)
-    foreground.send_signal(signal.SIGINT)
-    rest, _ = foreground.communicate(timeout=30)
-    assert foreground.returncode == 0
-    assert "Stopped 6 processes." in rest
-    assert not any(process.is_alive(pid) for pid in pids)
+    try:
+        lines = []
+        for line in foreground.stdout:
+            lines.append(line)
+            if "Sentinel events follow" in line:  # said once Ctrl-C is handled
+                break
+        pids = pids_of(run_dir)
+        assert len(pids) == 6, "".join(lines)
+        foreground.send_signal(signal.SIGINT)
+        rest, _ = foreground.communicate(timeout=30)
+        assert foreground.returncode == 0
+        assert "Stopped 6 processes." in rest
+        assert not any(process.is_alive(pid) for pid in pids)
+    finally:  # a failure leaves nothing behind: once seen, `up` outlived the test
+        if foreground.poll() is None:
+            foreground.kill()
+        foreground.communicate()
 
 
 @pytest.mark.failover

@@ -134,12 +134,12 @@ def up(
             console.print(f"Stop it with: sentinel-board down --run-dir {run_dir}")
             detached = True
             return
-        console.print("Sentinel events follow. Ctrl-C stops everything.\n")
         asyncio.run(
             _follow_until_signalled(
                 topology.sentinel_addresses,
                 topology.sentinel_options,
                 as_json=False,
+                ready="Sentinel events follow. Ctrl-C stops everything.\n",
             )
         )
     except KeyboardInterrupt:
@@ -157,13 +157,18 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 async def _follow_until_signalled(
-    sentinels: list[tuple[str, int]], connect: SentinelAccess, as_json: bool
+    sentinels: list[tuple[str, int]], connect: SentinelAccess, as_json: bool, ready: str = ""
 ) -> None:
+    """`ready`: said once Ctrl-C and SIGTERM are this loop's to handle. Said before, a Ctrl-C
+    right after it could come while asyncio was taking the signals over, and be lost (seen
+    once in CI: `up` went on listening)."""
     quiet_library_logs()  # what the listener would log, this command prints its own way
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if ready:
+        console.print(ready)
     printer = asyncio.create_task(_print_events(sentinels, connect, as_json))
     await stop.wait()
     printer.cancel()
@@ -216,10 +221,9 @@ def watch(run_dir: Path, as_json: bool) -> None:
             "password": secret.get_secret_value() if secret else None,
             "tls_ca": settings.tls_ca_file,
         }
-    if not as_json:
-        listed = ", ".join(f"{h}:{p}" for h, p in sentinels)
-        console.print(f"Listening to {listed}. Ctrl-C stops.")
-    asyncio.run(_follow_until_signalled(sentinels, connect, as_json))
+    listed = ", ".join(f"{h}:{p}" for h, p in sentinels)
+    ready = "" if as_json else f"Listening to {listed}. Ctrl-C stops."
+    asyncio.run(_follow_until_signalled(sentinels, connect, as_json, ready))
 
 
 @click.command()
