@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -61,7 +61,7 @@ class Batcher:
         return self._queue(command, shared)
 
     def submit_transaction(
-        self, commands: Transaction, *, shared: bool = False
+        self, commands: Sequence[Command], *, shared: bool = False
     ) -> asyncio.Future[Replies]:
         """As `submit`, for commands run as one (MULTI ... EXEC): the reply is EXEC's, the
         list of their replies, or the error of a command Redis refused as it was queued
@@ -71,15 +71,15 @@ class Batcher:
     def _queue(self, item: Command | Transaction, shared: bool) -> asyncio.Future[Replies]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Replies] = loop.create_future()
-        key = tuple(item)
-        if shared and (waiting := self._shared.get(key)) is not None:
+        if shared and (waiting := self._shared.get(key := tuple(item))) is not None:
             waiting.append(future)
             return future
         if not self._queued and self._in_flight is None:
             loop.call_soon(self._send)  # at the end of this turn of the loop
-        self._queued.append((item, [future]))
+        waiting = [future]
+        self._queued.append((item, waiting))
         if shared:
-            self._shared[key] = self._queued[-1][1]
+            self._shared[key] = waiting
         return future
 
     def _send(self) -> None:
@@ -123,11 +123,12 @@ class Batcher:
         acks = replies.pop() if self.wait else None
         position = 0
         for item, waiting in queued:
-            reply = replies[position]
             if isinstance(item, list):  # MULTI's reply, one QUEUED each, then EXEC's
                 queued_replies = replies[position : position + len(item) + 1]
                 position += len(item) + 1
                 reply = _transaction_reply(replies[position], queued_replies)
+            else:
+                reply = replies[position]
             for shared, future in enumerate(waiting):
                 if not future.done():  # an error for each its own: each raises it
                     own = copy.copy(reply) if shared and isinstance(reply, Exception) else reply

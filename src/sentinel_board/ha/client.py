@@ -159,7 +159,7 @@ class RedisHA:
         that must be one snapshot. Their replies, in order."""
 
         async def batched(link: Link) -> list[Any]:
-            reply, _ = await link.reads.submit_transaction(list(commands), shared=shared)
+            reply, _ = await link.reads.submit_transaction(commands, shared=shared)
             if isinstance(reply, Exception):
                 raise reply
             for each in reply:

@@ -71,6 +71,7 @@ def _message_html(stored: bytes) -> bytes:
 # found in the rendered page before anything goes in them, and nothing the page shows can
 # hold one: it is escaped ("<" as "&lt;").
 _SLOTS = {"unread": Markup("<!--unread-->"), "read": Markup("<!--read-->")}
+_UNREAD_SLOT, _READ_SLOT = (slot.encode() for slot in _SLOTS.values())
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -154,8 +155,8 @@ async def messages(
         {"request": request, **_page_context(request), **context}
     )
     parts, rest = [], page.encode()
-    for slot, stored in ((_SLOTS["unread"], group.unread), (_SLOTS["read"], group.read)):
-        before, found, after = rest.partition(slot.encode())
+    for slot, stored in ((_UNREAD_SLOT, group.unread), (_READ_SLOT, group.read)):
+        before, found, after = rest.partition(slot)
         if found:  # a list with nothing to show has no slot
             parts += [before, *map(_message_html, stored)]
             rest = after
