@@ -3,9 +3,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ExecAbortError, ResponseError
+from redis.exceptions import DataError, ExecAbortError, ResponseError
 
 from sentinel_board.ha import Address
 from sentinel_board.ha.batching import Batcher
@@ -192,3 +193,59 @@ async def test_a_shared_read_never_gets_the_reply_of_a_batch_sent_before_it(
         assert (await sent)[0] == b"1", "read in its batch, before the later INCR"
         assert (await after)[0] == b"2", "came after that batch was sent: sent again"
         assert sizes == [3, 2]
+
+
+async def test_replies_are_what_the_client_s_own_commands_return(master: Redis) -> None:
+    """Sent without redis-py's Pipeline, a reply still goes through the client's response
+    callbacks; a command named in two words is sent as Redis takes it."""
+    batcher = Batcher(master)
+    name = key()
+    (pong, _), (stored, _), (value, _), (config, _) = await asyncio.gather(
+        batcher.submit("PING"),
+        batcher.submit("SET", name, "v"),
+        batcher.submit("GET", name),
+        batcher.submit("CONFIG GET", "maxmemory-policy"),
+    )
+    assert (pong, stored, value) == (True, True, b"v")
+    assert config == await master.config_get("maxmemory-policy")
+
+
+async def test_a_bad_argument_fails_its_own_command_not_the_batch(master: Redis) -> None:
+    batcher = Batcher(master)
+    counter = key()
+    first = batcher.submit("INCR", counter)
+    with pytest.raises(DataError, match="Invalid input"):
+        batcher.submit("SET", counter, None)  # type: ignore[arg-type]
+    with pytest.raises(DataError):
+        batcher.submit_transaction([("INCR", counter), ("SET", counter, None)])  # type: ignore[list-item]
+    assert (await first)[0] == 1
+    assert (await batcher.submit("INCR", counter))[0] == 2
+
+
+async def test_a_batch_cut_short_leaves_no_reply_for_the_next(
+    topology: Topology, master: Redis
+) -> None:
+    """A batch cancelled while its replies are awaited closes its connection: the next
+    batch never reads the reply the first one left behind."""
+    node = topology.node(topology.master_name() or "")
+    async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
+        batcher = Batcher(own)
+        waiting = key()
+        held = batcher.submit("BLPOP", waiting, 30)
+
+        async def in_flight() -> bool:
+            return any(client.get("cmd") == "blpop" for client in await master.client_list())
+
+        await wait_until_async(in_flight, timeout=10)
+        assert batcher._in_flight is not None
+        batcher._in_flight.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await held
+
+        async def gone() -> bool:
+            return not await in_flight()
+
+        await wait_until_async(gone, timeout=10)
+        await master.rpush(waiting, "late")
+        assert (await batcher.submit("PING"))[0] is True
+        assert await master.lrange(waiting, 0, -1) == [b"late"], "no BLPOP took it"
