@@ -249,3 +249,18 @@ async def test_a_batch_cut_short_leaves_no_reply_for_the_next(
         await master.rpush(waiting, "late")
         assert (await batcher.submit("PING"))[0] is True
         assert await master.lrange(waiting, 0, -1) == [b"late"], "no BLPOP took it"
+
+
+async def test_a_response_callback_that_fails_is_its_own_command_s_error(
+    topology: Topology,
+) -> None:
+    node = topology.node(topology.master_name() or "")
+    async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
+        own.set_response_callback("ECHO", lambda reply, **_: int(reply))
+        batcher = Batcher(own)
+        (seven, _), (wrong, _), (pong, _) = await asyncio.gather(
+            batcher.submit("ECHO", "7"), batcher.submit("ECHO", "x"), batcher.submit("PING")
+        )
+    assert seven == 7
+    assert isinstance(wrong, ValueError), "returned as its reply: the caller raises it"
+    assert pong is True

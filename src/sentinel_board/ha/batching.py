@@ -144,9 +144,12 @@ class Batcher:
             position += each.replies
             reply = replies[position - 1]
             if each.replies > 1:  # MULTI's reply, one QUEUED each, then EXEC's
-                reply = _transaction_reply(reply, replies[position - each.replies : position])
+                reply = _transaction_reply(reply, replies[position - each.replies : position - 1])
             elif each.callback is not None and not isinstance(reply, Exception):
-                reply = each.callback(reply)
+                try:
+                    reply = each.callback(reply)
+                except Exception as error:  # as the command's own reply would raise it
+                    reply = error
             for shared, future in enumerate(each.waiting):
                 if not future.done():  # an error for each its own: each raises it
                     own = copy.copy(reply) if shared and isinstance(reply, Exception) else reply
