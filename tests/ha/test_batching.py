@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -251,12 +252,16 @@ async def test_a_batch_cut_short_leaves_no_reply_for_the_next(
         assert await master.lrange(waiting, 0, -1) == [b"late"], "no BLPOP took it"
 
 
+def _as_int(response: Any, **kwargs: Any) -> int:
+    return int(response)
+
+
 async def test_a_response_callback_that_fails_is_its_own_command_s_error(
     topology: Topology,
 ) -> None:
     node = topology.node(topology.master_name() or "")
     async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
-        own.set_response_callback("ECHO", lambda reply, **_: int(reply))
+        own.set_response_callback("ECHO", _as_int)
         batcher = Batcher(own)
         (seven, _), (wrong, _), (pong, _) = await asyncio.gather(
             batcher.submit("ECHO", "7"), batcher.submit("ECHO", "x"), batcher.submit("PING")
