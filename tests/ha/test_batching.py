@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, ExecAbortError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sentinel_board.ha import Address
 from sentinel_board.ha.batching import Batcher
@@ -213,14 +214,50 @@ async def test_replies_are_what_the_client_s_own_commands_return(master: Redis) 
 
 async def test_a_bad_argument_fails_its_own_command_not_the_batch(master: Redis) -> None:
     batcher = Batcher(master)
-    counter = key()
+    counter, other = key(), key()
     first = batcher.submit("INCR", counter)
-    with pytest.raises(DataError, match="Invalid input"):
-        batcher.submit("SET", counter, None)  # type: ignore[arg-type]
+    for bad in (None, True):  # refused as redis-py refuses them
+        with pytest.raises(DataError, match="Invalid input"):
+            batcher.submit("SET", counter, bad)  # type: ignore[arg-type]
     with pytest.raises(DataError):
         batcher.submit_transaction([("INCR", counter), ("SET", counter, None)])  # type: ignore[list-item]
+    # What hiredis does not take itself goes through the client's encoder, as redis-py's.
+    stored = batcher.submit("SET", other, bytearray(b"kept"))  # type: ignore[arg-type]
     assert (await first)[0] == 1
+    assert (await stored)[0] is True and await master.get(other) == b"kept"
     assert (await batcher.submit("INCR", counter))[0] == 2
+
+
+async def test_text_is_encoded_as_the_client_says(topology: Topology, master: Redis) -> None:
+    node = topology.node(topology.master_name() or "")
+    name = key()
+    async with Redis(
+        host=node.host, port=node.port, password=topology.password(node), encoding="latin-1"
+    ) as own:
+        assert (await Batcher(own).submit("SET", name, "é"))[0] is True
+    assert await master.get(name) == b"\xe9"
+
+
+async def test_a_batch_that_times_out_fails_whole_and_the_next_reads_its_own(
+    topology: Topology,
+) -> None:
+    """A reply that does not come in time fails every command of its batch, those whose
+    replies were read included; the next batch gets its own replies."""
+    node = topology.node(topology.master_name() or "")
+    async with Redis(
+        host=node.host, port=node.port, password=topology.password(node), socket_timeout=0.5
+    ) as own:
+        batcher = Batcher(own)
+        results = await asyncio.gather(
+            batcher.submit("PING"),
+            batcher.submit("BLPOP", key(), 5),
+            batcher.submit("PING"),
+            return_exceptions=True,
+        )
+        assert all(isinstance(result, RedisTimeoutError) for result in results), results
+        assert (await batcher.submit("ECHO", "mine"))[0] == b"mine"
+        pool = own.connection_pool
+        assert len(pool._available_connections) + len(pool._in_use_connections) == 1
 
 
 async def test_a_batch_cut_short_leaves_no_reply_for_the_next(
@@ -263,9 +300,14 @@ async def test_a_response_callback_that_fails_is_its_own_command_s_error(
     async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
         own.set_response_callback("ECHO", _as_int)
         batcher = Batcher(own)
-        (seven, _), (wrong, _), (pong, _) = await asyncio.gather(
-            batcher.submit("ECHO", "7"), batcher.submit("ECHO", "x"), batcher.submit("PING")
+        (seven, _), (wrong, _), (pong, _), (shared, _), (again, _) = await asyncio.gather(
+            batcher.submit("ECHO", "7"),
+            batcher.submit("ECHO", "x"),
+            batcher.submit("PING"),
+            *(batcher.submit("ECHO", "y", shared=True) for _ in "ab"),
         )
     assert seven == 7
     assert isinstance(wrong, ValueError), "returned as its reply: the caller raises it"
     assert pong is True
+    assert isinstance(shared, ValueError) and isinstance(again, ValueError)
+    assert shared is not again, "shared, the error is each one's own"

@@ -7,12 +7,16 @@ from redis.asyncio import Redis
 
 from sentinel_board.ha import HAConfig, RedisHA
 from sentinel_board.ha.connection import client as new_client
+from tests.helpers import wait_until_async
 
 
-def _abort_connections(client: Redis) -> int:
+async def _abort_connections(client: Redis) -> int:
     """Close every idle connection's transport under redis-py, which still holds them open:
-    what a peer's reset, or our own close of a client while a request is in it, leaves."""
-    connections = list(client.connection_pool._available_connections)
+    what a peer's reset, or our own close of a client while a request is in it, leaves. A
+    batch gives its connection back just after its answers: wait for it."""
+    pool = client.connection_pool
+    await wait_until_async(lambda: not pool._in_use_connections, timeout=5)
+    connections = list(pool._available_connections)
     for connection in connections:
         assert connection._writer is not None
         connection._writer.transport.abort()
@@ -30,9 +34,9 @@ def test_a_connection_closed_under_a_request_is_retried_on_uvloop(config: HAConf
             await ha.call("PING")
             current = ha.current_master
             assert current is not None
-            assert _abort_connections(current[1]) >= 1
+            assert await _abort_connections(current[1]) >= 1
             batched = await ha.call("PING")
-            assert _abort_connections(current[1]) >= 1
+            assert await _abort_connections(current[1]) >= 1
             direct = await ha.read(lambda client: client.ping())
             return batched, direct
 

@@ -27,14 +27,17 @@ for a post and for a count.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import copy
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import hiredis
 from redis.asyncio import Redis
-from redis.exceptions import DataError, ExecAbortError, ResponseError
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ExecAbortError, ResponseError
 
 Command = tuple[str | int, ...]
 Replies = tuple[Any, Any]  # the command's (or the transaction's), and WAIT's
@@ -63,7 +66,11 @@ class Batcher:
         once, and so does a read shared by several requests)."""
         self.client = client
         self.wait = wait
-        self._wait = _pack(("WAIT", *wait)) if wait else b""
+        self._encoder = client.connection_pool.get_encoder()  # type: ignore[no-untyped-call]
+        # hiredis packs text as UTF-8, strictly: a client set otherwise packs through its own.
+        encoding = codecs.lookup(self._encoder.encoding).name, self._encoder.encoding_errors
+        self._utf8 = encoding == ("utf-8", "strict")
+        self._wait = self._pack(("WAIT", *wait)) if wait else b""
         self.on_batch = on_batch
         self._queued: list[_Queued] = []
         self._shared: dict[tuple[object, ...], Waiting] = {}  # shared reads of the queue
@@ -76,7 +83,7 @@ class Batcher:
         `shared`, for a read: the same command queued for the same batch is sent once and
         its reply given to each (not to be changed by any). Every one of them came before
         the batch was sent, so the reply is as fresh for each as its own would have been."""
-        packed = _pack(command)
+        packed = self._pack(command)
         callback = self.client.response_callbacks.get(str(command[0]))
         return self._queue(packed, 1, callback, command if shared else None)
 
@@ -86,7 +93,7 @@ class Batcher:
         """As `submit`, for commands run as one (MULTI ... EXEC): the reply is EXEC's, the
         list of their replies, or the error of a command Redis refused as it was queued
         (the transaction then ran nothing)."""
-        packed = b"".join(map(_pack, (MULTI, *commands, EXEC)))
+        packed = b"".join(map(self._pack, (MULTI, *commands, EXEC)))
         return self._queue(packed, len(commands) + 2, None, tuple(commands) if shared else None)
 
     def _queue(
@@ -121,12 +128,17 @@ class Batcher:
         self._send()  # what gathered meanwhile
 
     async def _run(self, queued: list[_Queued]) -> None:
-        if self.on_batch is not None:
-            self.on_batch(len(queued))
-        packed = b"".join([each.packed for each in queued] + [self._wait])
-        expected = sum(each.replies for each in queued) + bool(self._wait)
         try:
-            replies = await self._exchange(packed, expected)
+            if self.on_batch is not None:
+                self.on_batch(len(queued))
+            packed = b"".join([each.packed for each in queued] + [self._wait])
+            expected = sum(each.replies for each in queued) + bool(self._wait)
+            pool = self.client.connection_pool
+            connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            try:
+                await self._answer(queued, await _exchange(connection, packed, expected))
+            finally:  # once answered; given back even if cancelled meanwhile, as Pipeline does
+                await asyncio.shield(pool.release(connection))
         except asyncio.CancelledError:
             for each in queued:
                 for future in each.waiting:
@@ -135,9 +147,10 @@ class Batcher:
         except Exception as error:  # the connection failed: every command shares its fate
             for each in queued:
                 for future in each.waiting:
-                    if not future.done():  # else its request was cancelled
+                    if not future.done():  # else its request was cancelled, or answered
                         future.set_exception(error)
-            return
+
+    async def _answer(self, queued: list[_Queued], replies: list[Any]) -> None:
         acks = replies[-1] if self.wait else None
         position = 0
         for each in queued:
@@ -148,43 +161,55 @@ class Batcher:
             elif each.callback is not None and not isinstance(reply, Exception):
                 try:
                     reply = each.callback(reply)
+                    if inspect.isawaitable(reply):
+                        reply = await reply
                 except Exception as error:  # as the command's own reply would raise it
                     reply = error
             for shared, future in enumerate(each.waiting):
                 if not future.done():  # an error for each its own: each raises it
-                    own = copy.copy(reply) if shared and isinstance(reply, Exception) else reply
-                    future.set_result((own, acks))
+                    future.set_result((_copy(reply) if shared else reply, acks))
 
-    async def _exchange(self, packed: bytes, replies: int) -> list[Any]:
-        """One write of the batch on a connection of the pool, then its replies in order: an
-        error reply as a value, a failed connection raised (redis-py closes the connection
-        then, so that no reply left unread answers the next batch)."""
-        pool = self.client.connection_pool
-        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+    def _pack(self, command: Sequence[Any]) -> bytes:
+        """A command in Redis's protocol, as redis-py packs it: a first argument such as
+        "CLIENT LIST" is its words; what hiredis does not take (an int's subclass, a
+        bytearray; bool and None, which redis-py refuses) goes through the client's encoder."""
+        name = command[0]
+        if isinstance(name, str) and " " in name:
+            command = (*name.split(), *command[1:])
+        if self._utf8:
+            try:
+                return _packed(tuple(command))
+            except TypeError:
+                pass
+        return _packed(tuple(bytes(self._encoder.encode(each)) for each in command))
+
+
+async def _exchange(connection: AbstractConnection, packed: bytes, replies: int) -> list[Any]:
+    """One write of a batch, then its replies in order: an error reply as a value, a failed
+    connection raised (redis-py closes the connection then, so that no reply left unread
+    answers the next batch)."""
+    await connection.send_packed_command(packed)
+    answers: list[Any] = []
+    for _ in range(replies):
         try:
-            await connection.send_packed_command(packed)
-            answers: list[Any] = []
-            for _ in range(replies):
-                try:
-                    answers.append(await connection.read_response())
-                except ResponseError as error:
-                    answers.append(error)
-            return answers
-        finally:
-            await pool.release(connection)
+            answers.append(await connection.read_response())
+        except ResponseError as error:
+            answers.append(error)
+    return answers
 
 
-def _pack(command: Command) -> bytes:
-    """A command in Redis's protocol, as redis-py packs it (a first argument such as
-    "CLIENT LIST" is its words)."""
-    name = command[0]
-    if isinstance(name, str) and " " in name:
-        command = (*name.split(), *command[1:])
-    try:
-        packed: bytes = hiredis.pack_command(command)  # type: ignore[arg-type]  # stub: 1-tuple
-    except TypeError as error:  # as redis-py's encoder says it
-        raise DataError(f"Invalid input in {str(name)!r}: {error}") from None
+def _packed(command: tuple[Any, ...]) -> bytes:
+    packed: bytes = hiredis.pack_command(command)
     return packed
+
+
+def _copy(reply: Any) -> Any:
+    """An error reply again, for another request to raise (with the same cause)."""
+    if not isinstance(reply, Exception):
+        return reply
+    own = copy.copy(reply)
+    own.__cause__ = reply.__cause__
+    return own
 
 
 def _transaction_reply(exec_reply: Any, queued: list[Any]) -> Any:
