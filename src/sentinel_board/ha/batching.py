@@ -42,7 +42,7 @@ from redis.exceptions import ExecAbortError, ResponseError
 Command = tuple[str | int, ...]
 Replies = tuple[Any, Any]  # the command's (or the transaction's), and WAIT's
 Waiting = list["asyncio.Future[Replies]"]  # who waits for one command's reply
-MULTI, EXEC = ("MULTI",), ("EXEC",)
+MULTI, EXEC = hiredis.pack_command(("MULTI",)), hiredis.pack_command(("EXEC",))  # packed once
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ class Batcher:
         """As `submit`, for commands run as one (MULTI ... EXEC): the reply is EXEC's, the
         list of their replies, or the error of a command Redis refused as it was queued
         (the transaction then ran nothing)."""
-        packed = b"".join(map(self._pack, (MULTI, *commands, EXEC)))
+        packed = b"".join([MULTI, *map(self._pack, commands), EXEC])
         return self._queue(packed, len(commands) + 2, None, tuple(commands) if shared else None)
 
     def _queue(
