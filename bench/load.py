@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SCRIPTS = Path(__file__).parent / "wrk"
@@ -18,6 +18,7 @@ class Figures:
     p99_ms: float
     requests: int
     errors: int  # non-2xx/3xx answers, and connect, read, write and timeout errors
+    cpu_us: dict[str, float] = field(default_factory=dict)  # per request, by whom (bench/cpu.py)
 
 
 def _ms(text: str) -> float:

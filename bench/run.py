@@ -7,11 +7,13 @@ python -m bench.run [--seconds S] [--connections C] [--workers N] [--rounds R] [
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import tempfile
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bench import memory, scale
+from bench import cpu, memory, scale
 from bench.load import Figures, wrk
 from bench.scale import KEYS
-from bench.servers import PEER_NAME, Server, start_ours, start_peer, start_topology
+from bench.servers import PEER_NAME, ROOT, Server, start_ours, start_peer, start_topology
 from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
 from sentinel_board.web.server import HTTP_SERVERS
@@ -71,6 +73,13 @@ class Bench:
         self.redis = scale.admin(*self.master, self.password)
         self.rows: list[Row] = []
         self.floors: dict[tuple[str, str], Figures] = {}  # (workload, HTTP server) -> floor
+        # Whose CPU a run's request costs, besides its app's and wrk's (bench/cpu.py).
+        self.servers: dict[str, list[int]] = {"master": [], "replicas": [], "sentinels": []}
+        for node in topology.nodes:
+            if node.kind == "app" or (pid := topology.pid(node)) is None:
+                continue
+            role = "master" if node == master else "replicas"
+            self.servers["sentinels" if node.kind == "sentinel" else role].append(pid)
 
     def reset(self, seed: int) -> None:
         self.redis.delete(KEYS.unread, KEYS.read)
@@ -80,8 +89,10 @@ class Bench:
 
     def run(self, server: Server, workload: Workload, label: str) -> Figures:
         self.reset(workload.seed)
-        figures = wrk(server.url, workload.path, script=workload.script,
-                      seconds=self.seconds, connections=self.connections)  # fmt: skip
+        with cpu.measured({"app": [server.pid], **self.servers}) as per_request:
+            figures = wrk(server.url, workload.path, script=workload.script,
+                          seconds=self.seconds, connections=self.connections)  # fmt: skip
+        figures = replace(figures, cpu_us=per_request(figures.requests))
         console.print(f"  {label:<34} {server.name:<28} {figures.rps:>9.0f} req/s")
         return figures
 
@@ -139,6 +150,16 @@ def redis_benchmark(host: str, port: int, password: str | None) -> dict[str, flo
     return found
 
 
+def push_figures(topology: Topology) -> dict[str, Any]:
+    """bench/push.py in a process of its own, with the app's settings for this topology."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.push", "--json"], cwd=ROOT, capture_output=True,
+        text=True, check=True, timeout=600, env={**os.environ, **topology.app_env()},
+    )  # fmt: skip
+    figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return figures
+
+
 def _post_flush(url: str) -> None:
     request = urllib.request.Request(url + "/api/messages/flush", method="POST")
     with urllib.request.urlopen(request, timeout=60) as answer:
@@ -167,6 +188,25 @@ def scale_figures(bench: Bench, ours: Server) -> dict[str, Any]:
     return figures
 
 
+CPU_GROUPS = ("app", "master", "replicas", "sentinels", cpu.WRK, cpu.OTHER)
+
+
+def cpu_table(rows: Sequence[Row], floors: dict[tuple[str, str], Figures]) -> Table:
+    """Each median run's CPU per request, by whom: the busy total bounds its requests/s."""
+    table = Table(title="CPU per request (µs), the median runs", title_justify="left")
+    for column in ("workload", "server", *CPU_GROUPS, "busy", cpu.IDLE):
+        table.add_column(column, justify="left" if column in ("workload", "server") else "right")
+    floored = [Row(workload, f"floor, {http}", f) for (workload, http), f in floors.items()]
+    for row in [*rows, *floored]:
+        used = row.figures.cpu_us
+        if used:
+            busy = sum(used.get(group, 0.0) for group in CPU_GROUPS)
+            table.add_row(row.workload, row.server,
+                          *(f"{used.get(group, 0.0):.0f}" for group in CPU_GROUPS),
+                          f"{busy:.0f}", f"{used.get(cpu.IDLE, 0.0):.0f}")  # fmt: skip
+    return table
+
+
 def report(bench: Bench, extra: dict[str, Any]) -> None:
     peer = {row.workload: row.figures for row in bench.rows if row.server == PEER_NAME}
     table = Table(title="HTTP, wrk -t2, same machine", title_justify="left")
@@ -187,6 +227,7 @@ def report(bench: Bench, extra: dict[str, Any]) -> None:
     for (workload, http), f in bench.floors.items():
         floors.add_row(workload, http, f"{f.rps:,.0f}", f"{f.p99_ms:.1f}")
     console.print(floors)
+    console.print(cpu_table(bench.rows, bench.floors))
     by = {(row.workload, row.server): row.figures for row in bench.rows}
     for server in dict.fromkeys(row.server for row in bench.rows if row.http):
         form, api = by.get(("POST /message", server)), by.get(("POST /api/messages", server))
@@ -198,6 +239,11 @@ def report(bench: Bench, extra: dict[str, Any]) -> None:
     for label, rate in extra["redis_benchmark"].items():
         redis_table.add_row(label, f"{rate:,.0f}")
     console.print(redis_table)
+    push = extra["push"]
+    console.print(
+        f"A post in the store and the HA layer alone (python -m bench.push): "
+        f"{push['cpu_us']:.1f} µs of CPU, {push['posts_per_batch']:.1f} posts per batch."
+    )
     if "scale" in extra:
         flush = extra["scale"]["flush"]
         console.print(
@@ -259,7 +305,8 @@ def main(seconds: float, connections: int, workers: int, rounds: int, scaling: b
             ours_default = start_ours(topology, free_port(), workers, Path(folder))
             servers.append(ours_default)
             extra: dict[str, Any] = {
-                "redis_benchmark": redis_benchmark(*bench.master, bench.password)
+                "redis_benchmark": redis_benchmark(*bench.master, bench.password),
+                "push": push_figures(topology),
             }
             if not skip_scale:
                 console.print("Scale:")

@@ -3,7 +3,11 @@ and what it runs: our app behind each HTTP server, the floor, the reference peer
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import urllib.parse
 import urllib.request
 import uuid
@@ -14,7 +18,7 @@ import pytest
 from bench.floor import PAGE
 from bench.load import Figures, parse
 from bench.run import TOGETHER, Bench, Workload, median_run
-from bench.servers import PEER_NAME, Server, start_ours, start_peer
+from bench.servers import PEER_NAME, ROOT, Server, start_ours, start_peer
 from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
 from sentinel_board.web.server import HTTP_SERVERS, HttpServer
@@ -156,3 +160,21 @@ def _count(url: str) -> int:
 
 def _llen(topology: Topology, key: str) -> int:
     return int(topology.ask(topology.node(topology.master_name() or ""), "LLEN", key))
+
+
+def test_the_store_alone_costs_cpu_per_post_and_its_posts_are_stored(
+    topology: Topology,
+) -> None:
+    """bench/push.py, as `make bench` runs it: with the app's settings, against Redis."""
+    prefix = f"push-{uuid.uuid4().hex[:8]}:"
+    env = {**os.environ, **topology.app_env(), "SENTINEL_BOARD_KEY_PREFIX": prefix}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.push", "--posts", "200", "--concurrency", "8",
+         "--rounds", "2", "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    figures = json.loads(done.stdout)
+    assert len(figures["rounds_cpu_us"]) == 2
+    assert figures["cpu_us"] > 0
+    assert 1 <= figures["posts_per_batch"] <= 8, "at most one post of each task in a batch"
+    assert _llen(topology, prefix + "UNREAD") == 8 * 20 + 2 * 200, "the warm-up's and the rounds'"

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
-import uuid
+import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -65,6 +67,25 @@ def retry_window(failover_deadline: float) -> int:
 
 # json.dumps with options makes an encoder per call: 4% of a post in the profile.
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_string = _COMPACT.encode  # a str as a JSON string, as the encoder writes one in an object
+
+
+def new_id() -> str:
+    """A message's id: 128 random bits in hex (uuid4's hex without its fixed version bits,
+    and without building a UUID: a tenth of the time)."""
+    return os.urandom(16).hex()
+
+
+@functools.lru_cache(maxsize=1)
+def _date_and_time(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def now_iso() -> str:
+    """The time now in UTC, as datetime's isoformat(timespec="milliseconds") writes it, the
+    date and time made once a second (isoformat each time: 6% of a post in the profile)."""
+    second, ms = divmod(time.time_ns() // 1_000_000, 1000)
+    return f"{_date_and_time(second)}.{ms:03d}+00:00"
 
 
 @dataclass(frozen=True)
@@ -74,8 +95,12 @@ class Message:
     created_at: str
 
     def to_json(self) -> str:
-        fields = {"id": self.id, "message": self.message, "created_at": self.created_at}
-        return _COMPACT.encode(fields)
+        """The encoder's own bytes for the object of the three fields (a test checks),
+        made without its walk through a dict: a twentieth of the time."""
+        return (
+            f'{{"id":{_string(self.id)},"message":{_string(self.message)},'
+            f'"created_at":{_string(self.created_at)}}}'
+        )
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Message:
@@ -175,11 +200,7 @@ class MessageStore:
         """Append to UNREAD; the same key (by default the new message's id) is stored once:
         again with the same text it replays the first result, with another raises KeyReused.
         With a rate limit, `client`'s posts beyond it raise RateLimited."""
-        message = Message(
-            id=uuid.uuid4().hex,
-            message=text,
-            created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-        )
+        message = Message(id=new_id(), message=text, created_at=now_iso())
         if idempotency_key:
             dedup_key, ttl = self.keys.idempotency_key(idempotency_key), self.dedup_ttl
         else:

@@ -255,6 +255,7 @@ async def test_a_batch_that_times_out_fails_whole_and_the_next_reads_its_own(
             return_exceptions=True,
         )
         assert all(isinstance(result, RedisTimeoutError) for result in results), results
+        assert str(results[0]) == f"Timeout reading from {node.host}:{node.port}"
         assert (await batcher.submit("ECHO", "mine"))[0] == b"mine"
         pool = own.connection_pool
         assert len(pool._available_connections) + len(pool._in_use_connections) == 1

@@ -30,6 +30,7 @@ import asyncio
 import codecs
 import copy
 import inspect
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ExecAbortError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Command = tuple[str | int, ...]
 Replies = tuple[Any, Any]  # the command's (or the transaction's), and WAIT's
@@ -187,15 +189,30 @@ class Batcher:
 async def _exchange(connection: AbstractConnection, packed: bytes, replies: int) -> list[Any]:
     """One write of a batch, then its replies in order: an error reply as a value, a failed
     connection raised (redis-py closes the connection then, so that no reply left unread
-    answers the next batch)."""
+    answers the next batch).
+
+    The connection's socket timeout bounds the reading of the batch's replies, not of each
+    one: a timer set and cancelled for each reply was a tenth of a post's cost in the store.
+    A read cut short by it closes the connection, as redis-py's own timeout does."""
     await connection.send_packed_command(packed)
     answers: list[Any] = []
-    for _ in range(replies):
-        try:
-            answers.append(await connection.read_response())
-        except ResponseError as error:
-            answers.append(error)
+    try:
+        async with asyncio.timeout(connection.socket_timeout):
+            for _ in range(replies):
+                try:
+                    answers.append(await connection.read_response(timeout=math.inf))
+                except ResponseError as error:
+                    answers.append(error)
+    except TimeoutError:
+        raise RedisTimeoutError(f"Timeout reading from {_where(connection)}") from None
     return answers
+
+
+def _where(connection: AbstractConnection) -> str:
+    """host:port, as redis-py's errors name a server (or a Unix socket's path)."""
+    if path := getattr(connection, "path", None):
+        return str(path)
+    return f"{getattr(connection, 'host', '?')}:{getattr(connection, 'port', '?')}"
 
 
 def _packed(command: tuple[Any, ...]) -> bytes:

@@ -1,0 +1,88 @@
+"""Where a run's CPU goes: each process's CPU time per request, read from /proc.
+
+wrk, the app's workers and the topology's servers share the machine's cores: once they are
+busy, a route's requests/s is the cores' time divided by what all of them spend on one
+request. The groups are measured by pid (a server with every process it started), wrk as
+the bench's own child, and the rest of the machine's busy time (the kernel's network work
+on nobody's account, other processes) and its idle time from /proc/stat, so that the groups
+add up to the cores' time over the run.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")  # a clock tick of /proc's CPU times, in µs
+PROC = Path("/proc")
+WRK, OTHER, IDLE = "wrk", "other", "idle"
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat's fields after the command's name (which may hold spaces)."""
+    try:
+        text = (PROC / str(pid) / "stat").read_text()
+    except OSError:  # gone
+        return None
+    return text.rpartition(")")[2].split()
+
+
+def descendants(roots: Sequence[int]) -> set[int]:
+    """The roots and every process they started, as /proc shows them now."""
+    children: dict[int, list[int]] = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo += children.get(pid, [])
+    return found
+
+
+def ticks(pids: set[int]) -> int:
+    """User and system CPU time of `pids` so far, in clock ticks (those gone count 0)."""
+    total = 0
+    for pid in pids:
+        if (fields := _stat_fields(pid)) is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
+
+
+def machine() -> tuple[int, int]:
+    """(busy, idle) clock ticks of all cores so far, from /proc/stat."""
+    values = [int(n) for n in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values[:8]) - idle, idle  # guest time is already counted in user
+
+
+def _children_ticks() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1e6 / TICK_US
+
+
+@contextmanager
+def measured(groups: Mapping[str, Sequence[int]]) -> Iterator[Callable[[int], dict[str, float]]]:
+    """CPU spent over the block, per request: the block's result is a function of the number
+    of requests served, giving each group's µs per request (its processes and their
+    descendants), wrk's (the child the block waited for), the rest of the machine's busy
+    time and its idle time."""
+    pids = {name: descendants(roots) for name, roots in groups.items()}
+    before = {name: ticks(each) for name, each in pids.items()}
+    wrk_before, (busy_before, idle_before) = _children_ticks(), machine()
+    spent: dict[str, float] = {}
+
+    def per_request(requests: int) -> dict[str, float]:
+        return {name: round(used * TICK_US / max(requests, 1), 1) for name, used in spent.items()}
+
+    yield per_request
+    spent.update({name: max(0, ticks(each) - before[name]) for name, each in pids.items()})
+    spent[WRK] = _children_ticks() - wrk_before
+    busy, idle = machine()
+    spent[OTHER] = max(0.0, busy - busy_before - sum(spent.values()))
+    spent[IDLE] = idle - idle_before
