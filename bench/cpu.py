@@ -5,7 +5,9 @@ busy, a route's requests/s is the cores' time divided by what all of them spend 
 request. The groups are measured by pid (a server with every process it started), wrk as
 the bench's own child, and the rest of the machine's busy time (the kernel's network work
 on nobody's account, other processes) and its idle time from /proc/stat, so that the groups
-add up to the cores' time over the run.
+add up to the cores' time over the run. A group is its processes when the run begins: one
+started during the run (the fork of a Redis BGSAVE) counts in `other`, and one that ends
+during it counts nothing of the run (its time then goes to `other` too).
 """
 
 from __future__ import annotations
@@ -45,13 +47,13 @@ def descendants(roots: Sequence[int]) -> set[int]:
     return found
 
 
-def ticks(pids: set[int]) -> int:
-    """User and system CPU time of `pids` so far, in clock ticks (those gone count 0)."""
-    total = 0
+def ticks(pids: set[int]) -> dict[int, int]:
+    """User and system CPU time of each of `pids` so far, in clock ticks (those gone left out)."""
+    found = {}
     for pid in pids:
         if (fields := _stat_fields(pid)) is not None:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total
+            found[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+    return found
 
 
 def machine() -> tuple[int, int]:
@@ -81,7 +83,9 @@ def measured(groups: Mapping[str, Sequence[int]]) -> Iterator[Callable[[int], di
         return {name: round(used * TICK_US / max(requests, 1), 1) for name, used in spent.items()}
 
     yield per_request
-    spent.update({name: max(0, ticks(each) - before[name]) for name, each in pids.items()})
+    for name, each in pids.items():
+        now = ticks(each)
+        spent[name] = sum(now[pid] - before[name][pid] for pid in now.keys() & before[name])
     spent[WRK] = _children_ticks() - wrk_before
     busy, idle = machine()
     spent[OTHER] = max(0.0, busy - busy_before - sum(spent.values()))

@@ -151,11 +151,17 @@ def redis_benchmark(host: str, port: int, password: str | None) -> dict[str, flo
 
 
 def push_figures(topology: Topology) -> dict[str, Any]:
-    """bench/push.py in a process of its own, with the app's settings for this topology."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.push", "--json"], cwd=ROOT, capture_output=True,
-        text=True, check=True, timeout=600, env={**os.environ, **topology.app_env()},
-    )  # fmt: skip
+    """bench/push.py in a process of its own, with the app's settings for this topology; a
+    failure is reported with the other figures, not in their place."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.push", "--json"], cwd=ROOT, capture_output=True,
+            text=True, check=True, timeout=600, env={**os.environ, **topology.app_env()},
+        )  # fmt: skip
+    except subprocess.CalledProcessError as failed:
+        return {"error": f"exit {failed.returncode}: {failed.stderr.strip()[-500:]}"}
+    except subprocess.TimeoutExpired:
+        return {"error": "no answer within 600 s"}
     figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return figures
 
@@ -241,9 +247,10 @@ def report(bench: Bench, extra: dict[str, Any]) -> None:
     console.print(redis_table)
     push = extra["push"]
     console.print(
-        f"A post in the store and the HA layer alone (python -m bench.push): "
-        f"{push['cpu_us']:.1f} µs of CPU, {push['posts_per_batch']:.1f} posts per batch."
-    )
+        "A post in the store and the HA layer alone (python -m bench.push): "
+        + (f"failed, {push['error']}" if "error" in push else
+           f"{push['cpu_us']:.1f} µs of CPU, {push['posts_per_batch']:.1f} posts per batch.")
+    )  # fmt: skip
     if "scale" in extra:
         flush = extra["scale"]["flush"]
         console.print(

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         default=0.3, gt=0, description="Per-sentinel query timeout (s)."
     )
     socket_timeout: float = Field(
-        1.0, gt=0, description="Redis command timeout (s), WAIT excluded."
+        1.0, gt=0, description="Redis round-trip timeout (s): one batch of commands, WAIT excluded."
     )
     connect_timeout: float = Field(default=0.5, gt=0)
     failover_deadline: float = Field(

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import uuid
 from typing import Any
 
@@ -259,6 +261,34 @@ async def test_a_batch_that_times_out_fails_whole_and_the_next_reads_its_own(
         assert (await batcher.submit("ECHO", "mine"))[0] == b"mine"
         pool = own.connection_pool
         assert len(pool._available_connections) + len(pool._in_use_connections) == 1
+
+
+async def test_a_transport_timeout_fails_the_batch_and_closes_its_connection(
+    topology: Topology, master: Redis
+) -> None:
+    """A connection the kernel gives up on (ETIMEDOUT, as after TCP's retransmissions) fails
+    every command of its batch as a timeout, a reply already read included: none is answered
+    None, and the connection is closed, not given back with a reply unread."""
+    node = topology.node(topology.master_name() or "")
+    async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
+        batcher = Batcher(own)
+        held = asyncio.gather(
+            batcher.submit("PING"), batcher.submit("BLPOP", key(), 30), return_exceptions=True
+        )
+
+        async def in_flight() -> bool:
+            return any(client.get("cmd") == "blpop" for client in await master.client_list())
+
+        await wait_until_async(in_flight, timeout=10)
+        [connection] = own.connection_pool._in_use_connections
+        assert connection._reader is not None
+        # What asyncio does when the kernel reports the connection timed out.
+        lost = TimeoutError(errno.ETIMEDOUT, os.strerror(errno.ETIMEDOUT))
+        connection._reader.set_exception(lost)
+        results = await held
+        assert all(isinstance(result, RedisTimeoutError) for result in results), results
+        assert not connection.is_connected
+        assert (await batcher.submit("ECHO", "mine"))[0] == b"mine", "on a new connection"
 
 
 async def test_a_batch_cut_short_leaves_no_reply_for_the_next(

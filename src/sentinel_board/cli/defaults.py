@@ -10,6 +10,6 @@ import os
 WORKERS = os.cpu_count() or 1
 WORKERS_HELP = (
     f"The app's worker processes; by default one per core ({WORKERS} here), as `make bench` "
-    "measured on 2 cores: the count best with 2 in each run, posts somewhat ahead with 4 "
+    "measured on 2 cores: the count best with 2 in each run, posts ahead with 4 in most runs "
     "(README: Performance)."
 )

@@ -30,7 +30,6 @@ import asyncio
 import codecs
 import copy
 import inspect
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -193,18 +192,23 @@ async def _exchange(connection: AbstractConnection, packed: bytes, replies: int)
 
     The connection's socket timeout bounds the reading of the batch's replies, not of each
     one: a timer set and cancelled for each reply was a tenth of a post's cost in the store.
-    A read cut short by it closes the connection, as redis-py's own timeout does."""
+    Its reads go without one meanwhile (redis-py then treats a transport's own timeout as a
+    failure, as before), and a read the batch's timer cuts short closes the connection, as
+    redis-py's own timeout does."""
     await connection.send_packed_command(packed)
     answers: list[Any] = []
+    bound, connection.socket_timeout = connection.socket_timeout, None
     try:
-        async with asyncio.timeout(connection.socket_timeout):
+        async with asyncio.timeout(bound):
             for _ in range(replies):
                 try:
-                    answers.append(await connection.read_response(timeout=math.inf))
+                    answers.append(await connection.read_response())
                 except ResponseError as error:
                     answers.append(error)
     except TimeoutError:
         raise RedisTimeoutError(f"Timeout reading from {_where(connection)}") from None
+    finally:
+        connection.socket_timeout = bound
     return answers
 
 

@@ -91,7 +91,8 @@ class HAConfig:
 
     @property
     def command_timeout(self) -> float:
-        """How long one command to a data node may take: a write's WAIT is part of it."""
+        """How long one round trip to a data node may take: the replies of one batch of
+        commands (those of concurrent requests, sent together), a write's WAIT included."""
         return self.socket_timeout + self.ack_timeout_ms / 1000
 
 
