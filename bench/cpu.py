@@ -18,25 +18,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from sentinel_board.topology.process import stat_fields
+
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")  # a clock tick of /proc's CPU times, in µs
 PROC = Path("/proc")
 WRK, OTHER, IDLE = "wrk", "other", "idle"
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """/proc/PID/stat's fields after the command's name (which may hold spaces)."""
-    try:
-        text = (PROC / str(pid) / "stat").read_text()
-    except OSError:  # gone
-        return None
-    return text.rpartition(")")[2].split()
 
 
 def descendants(roots: Sequence[int]) -> set[int]:
     """The roots and every process they started, as /proc shows them now."""
     children: dict[int, list[int]] = {}
     for entry in PROC.iterdir():
-        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))) is not None:
+        if entry.name.isdigit() and (fields := stat_fields(int(entry.name))) is not None:
             children.setdefault(int(fields[1]), []).append(int(entry.name))
     found, todo = set(), list(roots)
     while todo:
@@ -51,7 +44,7 @@ def ticks(pids: set[int]) -> dict[int, int]:
     """User and system CPU time of each of `pids` so far, in clock ticks (those gone left out)."""
     found = {}
     for pid in pids:
-        if (fields := _stat_fields(pid)) is not None:
+        if (fields := stat_fields(pid)) is not None:
             found[pid] = int(fields[11]) + int(fields[12])  # utime, stime
     return found
 

@@ -23,6 +23,18 @@ def key() -> str:
     return f"batching:{uuid.uuid4().hex}"
 
 
+def own_client(topology: Topology, **options: Any) -> Redis:
+    """A client of the master with a pool of its own: what a test does to its connections
+    touches no other test's."""
+    node = topology.node(topology.master_name() or "")
+    return Redis(host=node.host, port=node.port, password=topology.password(node), **options)
+
+
+async def blpop_in_flight(master: Redis) -> bool:
+    """A BLPOP waits in Redis: the batch that sent it is in flight."""
+    return any(client.get("cmd") == "blpop" for client in await master.client_list())
+
+
 async def test_the_commands_of_one_loop_turn_go_out_as_one_pipeline(master: Redis) -> None:
     sizes: list[int] = []
     batcher = Batcher(master, on_batch=sizes.append)
@@ -41,17 +53,12 @@ async def test_one_batch_at_a_time_what_comes_meanwhile_goes_next_together(
     """A burst makes bigger batches, not more connections: a long-lived client keeps a
     steady number of them (the endurance drill's open files varied with each failover's
     burst)."""
-    node = topology.node(topology.master_name() or "")
     sizes: list[int] = []
-    async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
+    async with own_client(topology) as own:
         batcher = Batcher(own, on_batch=sizes.append)
         waiting, counter = key(), key()
         first = batcher.submit("BLPOP", waiting, 30)
-
-        async def in_flight() -> bool:
-            return any(client.get("cmd") == "blpop" for client in await master.client_list())
-
-        await wait_until_async(in_flight, timeout=10)
+        await wait_until_async(lambda: blpop_in_flight(master), timeout=10)
         meanwhile = []
         for _ in range(5):  # five turns of the loop
             meanwhile.append(batcher.submit("INCR", counter))
@@ -177,19 +184,14 @@ async def test_a_shared_read_is_sent_once_per_batch_and_each_gets_its_reply(
 async def test_a_shared_read_never_gets_the_reply_of_a_batch_sent_before_it(
     topology: Topology, master: Redis
 ) -> None:
-    node = topology.node(topology.master_name() or "")
     sizes: list[int] = []
-    async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
+    async with own_client(topology) as own:
         batcher = Batcher(own, on_batch=sizes.append)
         waiting, counter = key(), key()
         held = batcher.submit("BLPOP", waiting, 30)  # keeps the first batch in flight
         before = batcher.submit("INCR", counter)
         sent = batcher.submit("GET", counter, shared=True)
-
-        async def in_flight() -> bool:
-            return any(client.get("cmd") == "blpop" for client in await master.client_list())
-
-        await wait_until_async(in_flight, timeout=10)
+        await wait_until_async(lambda: blpop_in_flight(master), timeout=10)
         later = batcher.submit("INCR", counter)
         after = batcher.submit("GET", counter, shared=True)
         await master.rpush(waiting, "go")
@@ -231,11 +233,8 @@ async def test_a_bad_argument_fails_its_own_command_not_the_batch(master: Redis)
 
 
 async def test_text_is_encoded_as_the_client_says(topology: Topology, master: Redis) -> None:
-    node = topology.node(topology.master_name() or "")
     name = key()
-    async with Redis(
-        host=node.host, port=node.port, password=topology.password(node), encoding="latin-1"
-    ) as own:
+    async with own_client(topology, encoding="latin-1") as own:
         assert (await Batcher(own).submit("SET", name, "é"))[0] is True
     assert await master.get(name) == b"\xe9"
 
@@ -246,9 +245,7 @@ async def test_a_batch_that_times_out_fails_whole_and_the_next_reads_its_own(
     """A reply that does not come in time fails every command of its batch, those whose
     replies were read included; the next batch gets its own replies."""
     node = topology.node(topology.master_name() or "")
-    async with Redis(
-        host=node.host, port=node.port, password=topology.password(node), socket_timeout=0.5
-    ) as own:
+    async with own_client(topology, socket_timeout=0.5) as own:
         batcher = Batcher(own)
         results = await asyncio.gather(
             batcher.submit("PING"),
@@ -269,17 +266,12 @@ async def test_a_transport_timeout_fails_the_batch_and_closes_its_connection(
     """A connection the kernel gives up on (ETIMEDOUT, as after TCP's retransmissions) fails
     every command of its batch as a timeout, a reply already read included: none is answered
     None, and the connection is closed, not given back with a reply unread."""
-    node = topology.node(topology.master_name() or "")
-    async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
+    async with own_client(topology) as own:
         batcher = Batcher(own)
         held = asyncio.gather(
             batcher.submit("PING"), batcher.submit("BLPOP", key(), 30), return_exceptions=True
         )
-
-        async def in_flight() -> bool:
-            return any(client.get("cmd") == "blpop" for client in await master.client_list())
-
-        await wait_until_async(in_flight, timeout=10)
+        await wait_until_async(lambda: blpop_in_flight(master), timeout=10)
         [connection] = own.connection_pool._in_use_connections
         assert connection._reader is not None
         # What asyncio does when the kernel reports the connection timed out.
@@ -296,23 +288,18 @@ async def test_a_batch_cut_short_leaves_no_reply_for_the_next(
 ) -> None:
     """A batch cancelled while its replies are awaited closes its connection: the next
     batch never reads the reply the first one left behind."""
-    node = topology.node(topology.master_name() or "")
-    async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
+    async with own_client(topology) as own:
         batcher = Batcher(own)
         waiting = key()
         held = batcher.submit("BLPOP", waiting, 30)
-
-        async def in_flight() -> bool:
-            return any(client.get("cmd") == "blpop" for client in await master.client_list())
-
-        await wait_until_async(in_flight, timeout=10)
+        await wait_until_async(lambda: blpop_in_flight(master), timeout=10)
         assert batcher._in_flight is not None
         batcher._in_flight.cancel()
         with pytest.raises(asyncio.CancelledError):
             await held
 
         async def gone() -> bool:
-            return not await in_flight()
+            return not await blpop_in_flight(master)
 
         await wait_until_async(gone, timeout=10)
         await master.rpush(waiting, "late")
@@ -327,8 +314,7 @@ def _as_int(response: Any, **kwargs: Any) -> int:
 async def test_a_response_callback_that_fails_is_its_own_command_s_error(
     topology: Topology,
 ) -> None:
-    node = topology.node(topology.master_name() or "")
-    async with Redis(host=node.host, port=node.port, password=topology.password(node)) as own:
+    async with own_client(topology) as own:
         own.set_response_callback("ECHO", _as_int)
         batcher = Batcher(own)
         (seven, _), (wrong, _), (pong, _), (shared, _), (again, _) = await asyncio.gather(

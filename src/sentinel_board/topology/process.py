@@ -72,12 +72,19 @@ def read_pid(pid_path: Path) -> int | None:
         return None
 
 
-def _state(pid: int) -> str | None:
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat's fields after the command's name (which may hold spaces): the state
+    first, then the parent's pid, ...; None for a process gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    return stat.rpartition(")")[2].split()[0]
+    return stat.rpartition(")")[2].split()
+
+
+def _state(pid: int) -> str | None:
+    fields = stat_fields(pid)
+    return None if fields is None else fields[0]
 
 
 def _reap(pid: int) -> None:
