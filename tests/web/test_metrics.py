@@ -136,6 +136,8 @@ def test_with_several_workers_the_counts_are_every_workers(
             )
             assert response.status_code == 200
         requests = 'sentinel_board_http_requests_total{method="POST",route="/message",status="200"}'
+        # Each worker hands its counts over FLUSH_SECONDS after a request at most.
+        wait_until(lambda: value(_get(url + "/metrics").text, requests) == posts, timeout=10)
         answered_by: set[str] = set()
 
         def both_workers_answered() -> bool:

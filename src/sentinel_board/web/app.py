@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             if notifier is not None:
                 await notifier.aclose()
             await redis.aclose()
+            metrics.flush()  # this worker's last counts, for the workers that go on
 
     app = Board(
         max_body_bytes=settings.max_body_bytes,
