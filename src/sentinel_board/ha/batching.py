@@ -84,6 +84,8 @@ class Batcher:
         `shared`, for a read: the same command queued for the same batch is sent once and
         its reply given to each (not to be changed by any). Every one of them came before
         the batch was sent, so the reply is as fresh for each as its own would have been."""
+        if shared and (future := self._join(command)) is not None:
+            return future  # packed once, for the first
         packed = self._pack(command)
         callback = self.client.response_callbacks.get(str(command[0]))
         return self._queue(packed, 1, callback, command if shared else None)
@@ -94,8 +96,20 @@ class Batcher:
         """As `submit`, for commands run as one (MULTI ... EXEC): the reply is EXEC's, the
         list of their replies, or the error of a command Redis refused as it was queued
         (the transaction then ran nothing)."""
+        key = tuple(commands) if shared else None
+        if key is not None and (future := self._join(key)) is not None:
+            return future
         packed = b"".join([MULTI, *map(self._pack, commands), EXEC])
-        return self._queue(packed, len(commands) + 2, None, tuple(commands) if shared else None)
+        return self._queue(packed, len(commands) + 2, None, key)
+
+    def _join(self, shared: tuple[object, ...]) -> asyncio.Future[Replies] | None:
+        """A future for the reply of the same read queued for this batch, if there is one."""
+        waiting = self._shared.get(shared)
+        if waiting is None:
+            return None
+        future: asyncio.Future[Replies] = asyncio.get_running_loop().create_future()
+        waiting.append(future)
+        return future
 
     def _queue(
         self,
@@ -106,9 +120,6 @@ class Batcher:
     ) -> asyncio.Future[Replies]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Replies] = loop.create_future()
-        if shared is not None and (waiting := self._shared.get(shared)) is not None:
-            waiting.append(future)
-            return future
         if not self._queued and self._in_flight is None:
             loop.call_soon(self._send)  # at the end of this turn of the loop
         waiting = [future]
