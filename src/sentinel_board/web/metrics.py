@@ -9,7 +9,7 @@ memory. The worker's own figures (pid, memory, tasks, the master it writes to) a
 answering worker's.
 
 A request's counts are kept in the worker's memory first (web/tally.py: changing
-prometheus-client's values one by one was a tenth of a post's CPU), and handed over in bulk
+prometheus-client's values one by one was a twentieth of a post's CPU), and handed over in bulk
 before every read and FLUSH_SECONDS after a request at most: a scrape is exact for the worker
 that answers it and at most FLUSH_SECONDS behind for the others.
 """
