@@ -82,10 +82,12 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         try:
             yield
         finally:
-            if notifier is not None:
-                await notifier.aclose()
-            await redis.aclose()
-            metrics.flush()  # this worker's last counts, for the workers that go on
+            try:
+                if notifier is not None:
+                    await notifier.aclose()
+                await redis.aclose()
+            finally:
+                metrics.flush()  # this worker's last counts, for the workers that go on
 
     app = Board(
         max_body_bytes=settings.max_body_bytes,

@@ -9,7 +9,8 @@ per label set. The metrics module flushes before it reads, and on a timer while 
 A histogram is kept in prometheus-client as two counters, its observations per bucket (not
 cumulative) and their sum, which add up across workers as counters do; `assemble` makes the
 histogram again when the counts are read, in the exposition prometheus-client's own
-Histogram gives (the same buckets, counts and sums: tests/web/test_tally.py compares them).
+Histogram gives (the same buckets, counts and sums: tests/web/test_tally.py compares them),
+without the `_created` time it adds in a single process (as with several workers, always).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Histogram:
         registry: CollectorRegistry,
     ) -> None:
         self.name, self.documentation, self.labelnames = name, documentation, tuple(labelnames)
-        self.bounds = tuple(sorted(float(b) for b in buckets if b != float("inf")))
+        self.bounds = tuple(sorted(b for b in map(float, buckets) if b != float("inf")))
         self._les = [*map(floatToGoString, self.bounds), "+Inf"]
         self.parts = (name + "_in_bucket", name + "_summed")  # the counters' names
         self._buckets = Counter(
