@@ -120,7 +120,7 @@ class Metrics:
         self._redis: RedisHA | None = None
         self._answered = tally.Counts(self.requests)  # kept until flushed, as the histograms
         self._histograms = (self.latency, self.redis_latency)
-        self._parts = {part: h.name for h in self._histograms for part in h.parts}
+        self._parts = {part for h in self._histograms for part in h.parts}  # not shown
         self._flushing: asyncio.TimerHandle | None = None
         self._shared = shared is not None
         self._counts: Callable[[], Iterable[Metric]] = (
@@ -180,11 +180,11 @@ class Metrics:
         HAStats's fields added up."""
         self.flush()
         shown: list[Metric] = []
-        parts: dict[str, list[Metric]] = {}  # the histograms' counters, by histogram
+        parts: list[Metric] = []  # the histograms' counters
         ha = dict.fromkeys(HA_COUNTS, 0.0)
         for family in self._counts():
-            if (histogram := self._parts.get(family.name)) is not None:
-                parts.setdefault(histogram, []).append(family)
+            if family.name in self._parts:
+                parts.append(family)
                 continue
             if family.name not in _HA_GAUGES:
                 shown.append(family)
@@ -192,7 +192,7 @@ class Metrics:
             for sample in family.samples:
                 field, value = sample.labels["field"], sample.value
                 ha[field] = max(ha[field], value) if field in MOST else ha[field] + value
-        shown += [h.assemble(parts.get(h.name, [])) for h in self._histograms]
+        shown += [h.assemble(parts) for h in self._histograms]
         return shown, ha
 
     def totals(self) -> dict[str, float]:

@@ -89,11 +89,13 @@ class Histogram:
                     self._buckets.labels(*labels, le).inc(count)
 
     def assemble(self, families: Iterable[Metric]) -> HistogramMetricFamily:
-        """The histogram, from the two counters' families as collected (every worker's, when
-        they are shared)."""
+        """The histogram, from its two counters' families as collected (every worker's, when
+        they are shared); other families are passed over."""
         counts: dict[Labels, dict[str, float]] = {}
         sums: dict[Labels, float] = {}
         for family in families:
+            if family.name not in self.parts:
+                continue
             for sample in family.samples:
                 if not sample.name.endswith("_total"):
                     continue  # _created
@@ -102,7 +104,7 @@ class Histogram:
                     per_le = counts.setdefault(labels, {})
                     le = sample.labels["le"]
                     per_le[le] = per_le.get(le, 0.0) + sample.value
-                elif family.name == self.parts[1]:
+                else:
                     sums[labels] = sums.get(labels, 0.0) + sample.value
         if not self.labelnames:  # as prometheus-client shows an unlabelled one: from the start
             counts.setdefault((), {})
