@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +39,16 @@ SERVERS = [
 def server(request: pytest.FixtureRequest) -> str:
     name: str = request.param
     return name
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A run ended by SIGTERM (a CI job's timeout, `kill`) tears its fixtures down as Ctrl-C
+    # does: every topology it started is stopped, its namespaces and bridges removed.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
