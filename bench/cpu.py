@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import resource
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from rich.table import Table
 
 from sentinel_board.topology.process import stat_fields
 
@@ -83,3 +85,21 @@ def measured(groups: Mapping[str, Sequence[int]]) -> Iterator[Callable[[int], di
     busy, idle = machine()
     spent[OTHER] = max(0.0, busy - busy_before - sum(spent.values()))
     spent[IDLE] = idle - idle_before
+
+
+GROUPS = ("app", "master", "replicas", "sentinels", WRK, OTHER)  # what a table shows
+Spent = tuple[str, str, Mapping[str, float]]  # a run's workload, server and CPU by group
+
+
+def table(runs: Iterable[Spent]) -> Table:
+    """Each run's CPU per request, by whom: the busy total bounds its requests/s. A run
+    without the figures has no row."""
+    shown = Table(title="CPU per request (µs), the median runs", title_justify="left")
+    for column in ("workload", "server", *GROUPS, "busy", IDLE):
+        shown.add_column(column, justify="left" if column in ("workload", "server") else "right")
+    for workload, server, used in runs:
+        if used:
+            busy = sum(used.get(group, 0.0) for group in GROUPS)
+            shown.add_row(workload, server, *(f"{used.get(group, 0.0):.0f}" for group in GROUPS),
+                          f"{busy:.0f}", f"{used.get(IDLE, 0.0):.0f}")  # fmt: skip
+    return shown

@@ -15,18 +15,22 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 import uvloop
 
-from bench.servers import start_topology
+from bench.servers import ROOT, start_topology
 from sentinel_board.config import Settings
 from sentinel_board.ha import RedisHA
 from sentinel_board.store import MessageStore
+from sentinel_board.topology import Topology
 
 TEXT = "hello from wrk"  # what bench/wrk/post_form.lua posts
 
@@ -68,6 +72,22 @@ def _in_a_topology(posts: int, concurrency: int, rounds: int) -> PushFigures:
             return uvloop.run(_measure(Settings(), posts, concurrency, rounds))
         finally:
             topology.down()
+
+
+def in_a_process(topology: Topology) -> dict[str, Any]:
+    """This, in a process of its own, with the app's settings for this topology; a
+    failure is reported with the other figures, not in their place."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.push", "--json"], cwd=ROOT, capture_output=True,
+            text=True, check=True, timeout=600, env={**os.environ, **topology.app_env()},
+        )  # fmt: skip
+    except subprocess.CalledProcessError as failed:
+        return {"error": f"exit {failed.returncode}: {failed.stderr.strip()[-500:]}"}
+    except subprocess.TimeoutExpired:
+        return {"error": "no answer within 600 s"}
+    figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return figures
 
 
 @click.command()

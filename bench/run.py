@@ -7,9 +7,6 @@ python -m bench.run [--seconds S] [--connections C] [--workers N] [--rounds R] [
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import urllib.request
 from collections.abc import Sequence
@@ -21,10 +18,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bench import cpu, memory, scale
+from bench import cpu, memory, push, scale
 from bench.load import Figures, wrk
 from bench.scale import KEYS
-from bench.servers import PEER_NAME, ROOT, Server, start_ours, start_peer, start_topology
+from bench.servers import PEER_NAME, Server, start_ours, start_peer, start_topology
 from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
 from sentinel_board.web.server import HTTP_SERVERS
@@ -133,39 +130,6 @@ def median_run(runs: list[Figures]) -> Figures:
     return sorted(runs, key=lambda figures: figures.rps)[(len(runs) - 1) // 2]
 
 
-def redis_benchmark(host: str, port: int, password: str | None) -> dict[str, float]:
-    """The Redis commands one request costs, alone: what Redis itself can do (requests/s)."""
-    commands = {
-        "LLEN (the count)": ["LLEN", KEYS.unread],
-        "RPUSH (a post's write)": ["RPUSH", "bench:rpush", "x" * 120],
-        "LRANGE -100 -1 (a page)": ["LRANGE", KEYS.read, "-100", "-1"],
-    }
-    found = {}
-    for label, command in commands.items():
-        argv = ["redis-benchmark", "-h", host, "-p", str(port), "-n", "100000", "-c", "50", "-q"]
-        argv += ["-a", password] if password else []
-        out = subprocess.run([*argv, *command], capture_output=True, text=True, check=True).stdout
-        rate = out.rsplit(":", 1)[-1].split("requests per second")[0]
-        found[label] = float(rate.split()[-1])
-    return found
-
-
-def push_figures(topology: Topology) -> dict[str, Any]:
-    """bench/push.py in a process of its own, with the app's settings for this topology; a
-    failure is reported with the other figures, not in their place."""
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.push", "--json"], cwd=ROOT, capture_output=True,
-            text=True, check=True, timeout=600, env={**os.environ, **topology.app_env()},
-        )  # fmt: skip
-    except subprocess.CalledProcessError as failed:
-        return {"error": f"exit {failed.returncode}: {failed.stderr.strip()[-500:]}"}
-    except subprocess.TimeoutExpired:
-        return {"error": "no answer within 600 s"}
-    figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    return figures
-
-
 def _post_flush(url: str) -> None:
     request = urllib.request.Request(url + "/api/messages/flush", method="POST")
     with urllib.request.urlopen(request, timeout=60) as answer:
@@ -194,25 +158,6 @@ def scale_figures(bench: Bench, ours: Server) -> dict[str, Any]:
     return figures
 
 
-CPU_GROUPS = ("app", "master", "replicas", "sentinels", cpu.WRK, cpu.OTHER)
-
-
-def cpu_table(rows: Sequence[Row], floors: dict[tuple[str, str], Figures]) -> Table:
-    """Each median run's CPU per request, by whom: the busy total bounds its requests/s."""
-    table = Table(title="CPU per request (µs), the median runs", title_justify="left")
-    for column in ("workload", "server", *CPU_GROUPS, "busy", cpu.IDLE):
-        table.add_column(column, justify="left" if column in ("workload", "server") else "right")
-    floored = [Row(workload, f"floor, {http}", f) for (workload, http), f in floors.items()]
-    for row in [*rows, *floored]:
-        used = row.figures.cpu_us
-        if used:
-            busy = sum(used.get(group, 0.0) for group in CPU_GROUPS)
-            table.add_row(row.workload, row.server,
-                          *(f"{used.get(group, 0.0):.0f}" for group in CPU_GROUPS),
-                          f"{busy:.0f}", f"{used.get(cpu.IDLE, 0.0):.0f}")  # fmt: skip
-    return table
-
-
 def report(bench: Bench, extra: dict[str, Any]) -> None:
     peer = {row.workload: row.figures for row in bench.rows if row.server == PEER_NAME}
     table = Table(title="HTTP, wrk -t2, same machine", title_justify="left")
@@ -233,7 +178,10 @@ def report(bench: Bench, extra: dict[str, Any]) -> None:
     for (workload, http), f in bench.floors.items():
         floors.add_row(workload, http, f"{f.rps:,.0f}", f"{f.p99_ms:.1f}")
     console.print(floors)
-    console.print(cpu_table(bench.rows, bench.floors))
+    console.print(cpu.table(
+        [(row.workload, row.server, row.figures.cpu_us) for row in bench.rows]
+        + [(workload, f"floor, {http}", f.cpu_us) for (workload, http), f in bench.floors.items()]
+    ))  # fmt: skip
     by = {(row.workload, row.server): row.figures for row in bench.rows}
     for server in dict.fromkeys(row.server for row in bench.rows if row.http):
         form, api = by.get(("POST /message", server)), by.get(("POST /api/messages", server))
@@ -312,13 +260,13 @@ def main(seconds: float, connections: int, workers: int, rounds: int, scaling: b
             ours_default = start_ours(topology, free_port(), workers, Path(folder))
             servers.append(ours_default)
             extra: dict[str, Any] = {
-                "redis_benchmark": redis_benchmark(*bench.master, bench.password)
+                "redis_benchmark": scale.redis_benchmark(*bench.master, bench.password)
             }
             if not skip_scale:
                 console.print("Scale:")
                 extra["scale"] = scale_figures(bench, ours_default)
             # After the memory figure: its posts' keys, expiring meanwhile, would be counted.
-            extra["push"] = push_figures(topology)
+            extra["push"] = push.in_a_process(topology)
             report(bench, extra)
             if json_path:
                 rows = [{"workload": r.workload, "server": r.server, "http": r.http,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -84,3 +85,20 @@ def flush_figures(
     longest = max((int(e[3]) for e in events if e[0] in (b"command", "command")), default=0)
     assert client.llen(KEYS.unread) == 0 and client.llen(KEYS.read) == count
     return FlushFigures(count, seconds, watch.longest * 1000, float(longest))
+
+
+def redis_benchmark(host: str, port: int, password: str | None) -> dict[str, float]:
+    """The Redis commands one request costs, alone: what Redis itself can do (requests/s)."""
+    commands = {
+        "LLEN (the count)": ["LLEN", KEYS.unread],
+        "RPUSH (a post's write)": ["RPUSH", "bench:rpush", "x" * 120],
+        "LRANGE -100 -1 (a page)": ["LRANGE", KEYS.read, "-100", "-1"],
+    }
+    found = {}
+    for label, command in commands.items():
+        argv = ["redis-benchmark", "-h", host, "-p", str(port), "-n", "100000", "-c", "50", "-q"]
+        argv += ["-a", password] if password else []
+        out = subprocess.run([*argv, *command], capture_output=True, text=True, check=True).stdout
+        rate = out.rsplit(":", 1)[-1].split("requests per second")[0]
+        found[label] = float(rate.split()[-1])
+    return found

@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from rich.console import Console
 
 from bench import cpu
-from bench.load import Figures
-from bench.run import CPU_GROUPS, Row, cpu_table
 
 # Works for `seconds` of CPU time (not of the clock: a busy machine only makes it longer).
 BURN = "import time\nend = time.process_time() + {seconds}\nwhile time.process_time() < end: pass"
@@ -86,11 +84,11 @@ def test_each_group_is_charged_its_own_cpu_its_descendants_included() -> None:
 
 def test_the_table_adds_up_what_bounds_a_run() -> None:
     spent = {"app": 100.0, "master": 40.0, "replicas": 30.0, "sentinels": 1.0, cpu.WRK: 20.0}
-    ours = Row("POST /message", "ours", Figures(1.0, 1.0, 1.0, 1, 0, {**spent, cpu.IDLE: 9.0}))
-    unmeasured = Row("GET /", "peer", Figures(1.0, 1.0, 1.0, 1, 0))
-    floor = Figures(1.0, 1.0, 1.0, 1, 0, {"app": 50.0, cpu.WRK: 10.0})
+    ours = ("POST /message", "ours", {**spent, cpu.IDLE: 9.0})
+    unmeasured: cpu.Spent = ("GET /", "peer", {})
+    floor = ("POST /message", "floor, uvicorn", {"app": 50.0, cpu.WRK: 10.0})
     console = Console(width=200, file=io.StringIO(), record=True)
-    console.print(cpu_table([ours, unmeasured], {("POST /message", "uvicorn"): floor}))
+    console.print(cpu.table([ours, unmeasured, floor]))
     lines = console.export_text().splitlines()
 
     def last_two(server: str) -> list[list[str]]:  # busy and idle, of each row of `server`
@@ -99,4 +97,4 @@ def test_the_table_adds_up_what_bounds_a_run() -> None:
     assert last_two("ours") == [["191", "9"]]
     assert last_two("floor, uvicorn") == [["60", "0"]]
     assert not last_two("peer"), "a run without figures has no row"
-    assert set(CPU_GROUPS) >= set(spent)
+    assert set(cpu.GROUPS) >= set(spent)

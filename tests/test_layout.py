@@ -107,11 +107,14 @@ def test_the_launcher_knows_nothing_of_the_web_app() -> None:
 
 
 def test_each_module_can_be_read_in_one_sitting_or_says_why_not() -> None:
-    for name, path in MODULES.items():
+    """The package's modules, the benchmark's and the tests'."""
+    paths = [*MODULES.values(), *SOURCE.parents[1].glob("bench/**/*.py")]
+    paths += SOURCE.parents[1].glob("tests/**/*.py")
+    for path in paths:
         lines = path.read_text().splitlines()
         if len(lines) > LONGEST:
             head = "\n".join(lines[:10])
-            assert "Longer than" in head, f"{name}: {len(lines)} lines and no reason at its top"
+            assert "Longer than" in head, f"{path}: {len(lines)} lines and no reason at its top"
 
 
 def test_an_error_response_needs_neither_the_store_nor_the_ha_layer() -> None:

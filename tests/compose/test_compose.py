@@ -3,6 +3,8 @@
 The tests share one project and run in order; each leaves it settled (every node up, the
 sentinels agreeing, the replicas linked) for the next. Every write the workload had
 acknowledged must be stored exactly once, on every data node, at the end of each.
+
+Longer than 300 lines: the tests share that one project in their order, so they are one file.
 """
 
 from __future__ import annotations

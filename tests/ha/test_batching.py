@@ -1,3 +1,9 @@
+"""The batcher's promises (ha/batching.py), each a test against a real Redis.
+
+Longer than 300 lines: one module's contract, one test per promise it makes (batching,
+replies, errors, cancellation, shared reads, timeouts), kept together to be read as one.
+"""
+
 from __future__ import annotations
 
 import asyncio

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 from collections.abc import Callable
@@ -22,7 +21,6 @@ from sentinel_board.topology import (
     process,
     servers,
 )
-from sentinel_board.topology.ports import free_ports
 from sentinel_board.topology.status import collect
 from tests.conftest import local_spec
 from tests.helpers import wait_until
@@ -249,48 +247,6 @@ def test_refuses_a_taken_port(tmp_path: Path) -> None:
     assert not (tmp_path / "redis-1").exists(), "nothing was started"
 
 
-def test_refuses_a_missing_redis_server(tmp_path: Path) -> None:
-    with pytest.raises(TopologyError, match="redis-server not found") as caught:
-        Topology.up(local_spec(tmp_path, server="/nonexistent/redis-server"))
-    assert "apt-get install redis-server" in caught.value.hint
-
-
-def test_a_missing_valkey_is_named_with_how_to_install_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on it
-    with pytest.raises(TopologyError, match="valkey-server not found") as caught:
-        servers.find("valkey")
-    assert "bookworm-backports" in caught.value.hint and "--server PATH" in caught.value.hint
-
-
-def test_valkey_is_found_with_its_sentinel() -> None:
-    if shutil.which("valkey-server") is None:
-        pytest.skip("valkey-server is not installed (.ci/run installs it)")
-    valkey = servers.find("valkey")
-    assert valkey.kind == "valkey" and valkey.label.startswith("Valkey ")
-    sentinel = valkey.argv(Path("/etc/s.conf"), sentinel=True)
-    assert sentinel[-1:] == ["--sentinel"] or Path(sentinel[0]).name == "valkey-sentinel"
-
-
-def test_a_run_dir_keeps_its_server(tmp_path: Path) -> None:
-    if shutil.which("valkey-server") is None:
-        pytest.skip("valkey-server is not installed (.ci/run installs it)")
-    spec = local_spec(tmp_path, server="valkey")
-    Topology.up(spec).down()
-    with pytest.raises(TopologyError, match="holds the data of a Valkey topology") as caught:
-        Topology.up(replace(spec, server="redis"))
-    assert "--server valkey" in caught.value.hint
-
-
-def test_refuses_redis_older_than_6_2(tmp_path: Path) -> None:
-    old = tmp_path / "redis-server"
-    old.write_text("#!/bin/sh\necho 'Redis server v=6.0.16 sha=00000000:0 malloc=jemalloc'\n")
-    old.chmod(0o755)
-    with pytest.raises(TopologyError, match=r"is Redis 6\.0\.16; 6\.2 or newer is needed"):
-        Topology.up(local_spec(tmp_path / "run", server=str(old)))
-
-
 def test_a_sentinel_that_cannot_start_is_named_with_its_log(tmp_path: Path) -> None:
     real = servers.find("redis").path
     wrapper = tmp_path / "redis-server"
@@ -305,26 +261,6 @@ def test_a_sentinel_that_cannot_start_is_named_with_its_log(tmp_path: Path) -> N
         Topology.up(spec)
     assert "Sentinel refuses to start: a test" in str(caught.value)
     assert not Topology(spec).running(), "the data nodes it started are stopped"
-
-
-def test_refuses_a_port_given_twice() -> None:
-    with pytest.raises(TopologyError, match=r"port 7000 on 127\.0\.0\.1 is given to two nodes"):
-        TopologySpec(data_ports=(7000, 7001), sentinel_ports=(7002, 7000), quorum=1)
-    with pytest.raises(TopologyError, match=r"port 7001 on 127\.0\.0\.1 is given to two nodes"):
-        TopologySpec(data_ports=(7001,), sentinel_ports=(7002,), app_port=7001, quorum=1)
-
-
-def test_free_ports_are_distinct_and_free() -> None:
-    ports = free_ports(50)
-    assert len(set(ports)) == 50
-    for port in ports:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", port))
-
-
-def test_refuses_a_quorum_larger_than_the_sentinels() -> None:
-    with pytest.raises(TopologyError, match="quorum 4 is not between 1 and 3"):
-        TopologySpec(quorum=4)
 
 
 def test_a_recycled_pid_is_never_signalled(tmp_path: Path) -> None:
