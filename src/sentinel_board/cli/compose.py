@@ -132,16 +132,26 @@ def _remember(project: Project) -> None:
 def down(purge: bool) -> None:
     """Stop and remove the project; stop the engine `up` started, and undo its changes."""
     project = _project()
+    left: list[str] = []
     if engine.server_version() is None:
         console.print("No Docker engine answers: nothing of the project runs.")
     else:
         project.down(volumes=purge)
+        left += project.leftovers(volumes=purge)
         removed = "containers, network and volumes" if purge else "containers and network"
-        console.print(f"Removed the {removed} of project {project.name}.")
+        if not left:
+            console.print(f"Removed the {removed} of project {project.name}.")
     started = engine.recorded()
     if started is not None and (started.owner == OWNER or not engine.running(started)):
         engine.stop(started)
-        console.print(
-            f"Stopped the Docker engine `compose up` started (pid {started.pid}) and removed "
-            "its bridges and firewall rules."
+        undone = engine.leftovers(started)
+        left += undone
+        if not undone:
+            console.print(
+                f"Stopped the Docker engine `compose up` started (pid {started.pid}) and "
+                "removed its bridges and firewall rules."
+            )
+    if left:
+        raise EngineError(
+            "left behind: " + "; ".join(left), "see `docker ps -a`, `ip link` and `iptables -S`"
         )

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sentinel_board.compose import engine, images
-from sentinel_board.compose.engine import EngineError, docker
+from sentinel_board.compose.engine import EngineError
 from sentinel_board.compose.project import Project, free_net, wait
 from sentinel_board.topology import deploy, render
 from sentinel_board.topology.ports import free_port
@@ -99,8 +99,4 @@ def _remove(project: Project) -> list[str]:
         project.down(volumes=True)
     except EngineError as error:
         return [f"{project.name}: {error}"]
-    label = f"label=com.docker.compose.project={project.name}"
-    left = docker("ps", "--all", "--quiet", "--filter", label).stdout.split()
-    left += docker("volume", "ls", "--quiet", "--filter", label).stdout.split()
-    left += docker("network", "ls", "--quiet", "--filter", f"name={project.network}").stdout.split()
-    return [f"{project.name}: {thing}" for thing in left]
+    return project.leftovers()

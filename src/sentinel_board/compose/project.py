@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sentinel_board.compose.engine import EngineError, docker
+from sentinel_board.keys import Keys
 from sentinel_board.topology import probe
 from sentinel_board.topology.credentials import Credentials
 from sentinel_board.topology.deploy import COMPOSE_DATA_HOSTS, COMPOSE_OUT, COMPOSE_SENTINEL_HOSTS
@@ -30,6 +31,7 @@ SENTINEL_PORT = 26379
 APP_PORT = 8080
 MASTER_NAME = "mymaster"
 PROJECT = "sentinel-board"
+UNREAD = Keys().unread  # the deployment's board runs without a key prefix
 
 
 @cache
@@ -98,6 +100,18 @@ class Project:
         self.compose(
             "down", "--remove-orphans", "--timeout", "5", *(["--volumes"] if volumes else [])
         )
+
+    def leftovers(self, volumes: bool = True) -> list[str]:
+        """What is still there of the project (after `down`): containers, its network, and
+        its volumes when they too should be gone."""
+        label = f"label=com.docker.compose.project={self.name}"
+        left = docker("ps", "--all", "--quiet", "--filter", label).stdout.split()
+        if volumes:
+            left += docker("volume", "ls", "--quiet", "--filter", label).stdout.split()
+        left += docker(
+            "network", "ls", "--quiet", "--filter", f"name={self.network}"
+        ).stdout.split()
+        return [f"{self.name}: {thing}" for thing in left]
 
     # -- containers --------------------------------------------------------------------------
 
@@ -196,7 +210,7 @@ class Project:
         a replica confirmed it (as drills/lone_writer.py records them)."""
         run = uuid.uuid4().hex[:8]  # the messages of this client only, on a project that lasts
         argv = ["docker", "exec", "--interactive", self.container(service)]
-        argv += ["sh", "-c", LONE_WRITER, "lone-writer", str(round(seconds)), run]
+        argv += ["sh", "-c", LONE_WRITER, "lone-writer", str(round(seconds)), run, UNREAD]
         # The password goes in on stdin: in no command line and no environment.
         try:
             done = subprocess.run(
@@ -223,7 +237,8 @@ class Project:
 
 
 # A client inside a container writing to the server there as the board does (a message in
-# UNREAD, then WAIT for one replica), one line per write: time, message, and the replies.
+# its UNREAD list, $3, then WAIT for one replica), one line per write: time, message, and the
+# replies.
 LONE_WRITER = r"""
 read -r pass
 cli=$(command -v valkey-cli || command -v redis-cli)
@@ -232,7 +247,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
   n=$((n + 1)); message="isolated-$2-$n"
   record=$(printf '{"id":"%s","message":"%s","created_at":""}' "$message" "$message")
   printf '%s %s ' "$(date +%s.%N)" "$message"
-  printf "AUTH %s\nRPUSH UNREAD '%s'\nWAIT 1 300\n" "$pass" "$record" | "$cli" 2>&1 | tr '\n' ' '
+  printf "AUTH %s\nRPUSH %s '%s'\nWAIT 1 300\n" "$pass" "$3" "$record" | "$cli" 2>&1 | tr '\n' ' '
   echo
 done
 """

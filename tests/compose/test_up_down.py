@@ -1,0 +1,71 @@
+"""`sentinel-board compose up` and `compose down --purge` (make compose-up, compose-down), as a
+user runs them from a checkout: the board served, then nothing of the project left."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+
+from sentinel_board.compose import images
+from sentinel_board.compose.project import Project, free_net
+from sentinel_board.topology.ports import free_port
+from tests.compose.conftest import ROOT
+
+
+def checkout(into: Path) -> Path:
+    """A copy of the tracked files, as a fresh clone has them: `compose up` writes its .env and
+    configs beside compose.yaml, never into this checkout."""
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    for name in listed:
+        (into / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, into / name)
+    return into
+
+
+def test_compose_up_serves_the_board_and_down_purge_leaves_nothing(
+    docker_engine: None, tmp_path: Path
+) -> None:
+    root = checkout(tmp_path / "checkout")
+    port = free_port()
+    env = {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": f"sbcli{uuid.uuid4().hex[:8]}",
+        "SENTINEL_BOARD_NET": free_net(),  # beside a project `make compose-up` may run
+        "SENTINEL_BOARD_PUBLISH": f"127.0.0.1:{port}",
+        "SENTINEL_BOARD_SERVER": images.server_choice(),
+    }
+    project = Project(root, root, name=env["COMPOSE_PROJECT_NAME"])
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sentinel_board", "compose", *args], cwd=root, env=env,
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+
+    try:
+        up = command("up", "--down-after-ms", "1000")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert f"The board: http://127.0.0.1:{port}" in up.stdout
+        assert "make compose-down" in up.stdout
+        assert f"COMPOSE_PROJECT_NAME={project.name}" in (root / ".env").read_text()
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{url}/readyz").status_code == 200
+        posted = httpx.post(f"{url}/message", data={"message": "through compose up"})
+        assert posted.status_code == 200 and 'data-unread="1"' in posted.text
+
+        down = command("down", "--purge")
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert f"Removed the containers, network and volumes of project {project.name}" in (
+            down.stdout
+        )
+        assert project.leftovers() == []
+    finally:
+        project.down(volumes=True)  # whatever a failure left
