@@ -20,7 +20,19 @@ if TYPE_CHECKING:
     from sentinel_board.drills.options import EnduranceOptions
 
 
-@click.command()
+class _DrillCommand(click.Command):
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The scenarios by name, with the faults each makes (read when --help asks)."""
+        from sentinel_board.drills.scenarios import SCENARIOS
+
+        with formatter.section("Scenarios"):
+            formatter.write_dl(
+                [(s.name, s.faults) for s in SCENARIOS.values()]
+                + [("endurance", "--faults faults in rotation on one topology and one board")]
+            )
+
+
+@click.command(cls=_DrillCommand)
 @click.argument("scenarios", nargs=-1)
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(1, 100))
 @click.option("--down-after-ms", default=3000, show_default=True, type=click.IntRange(100))
