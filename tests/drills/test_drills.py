@@ -68,15 +68,17 @@ def test_report_writes_pictures_an_index_a_summary_and_json(tmp_path: Path) -> N
         error_times=[],
     )  # fmt: skip
     in_containers = replace(
-        result, server="Valkey 8.0.1", target="compose", write_gap_s=3.4,
-        failed=["2 acknowledged writes lost"], lost=2,
+        result, server="Valkey 8.0.1", target="compose", image="sentinel-board/valkey:8.0",
+        write_gap_s=3.4, failed=["2 acknowledged writes lost"], lost=2,
     )  # fmt: skip
     index = report.write_report([result, in_containers], tmp_path)
     png = tmp_path / "master-kill-1-local-redis-7.0.15.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert '<img src="master-kill-1-local-redis-7.0.15.png"' in index.read_text()
     assert "master-kill-1-compose-valkey-8.0.1.png" in index.read_text()
-    header, _, row = (tmp_path / "survival.md").read_text().splitlines()
+    assert "on compose Valkey 8.0.1 (image sentinel-board/valkey:8.0): " in index.read_text()
+    header, _, row, _, image = (tmp_path / "survival.md").read_text().splitlines()
+    assert image == "compose Valkey 8.0.1: image `sentinel-board/valkey:8.0`."
     assert "| local Redis 7.0.15 | compose Valkey 8.0.1 | why |" in header
     assert row.startswith("| `master-kill` | SIGKILL the master | a replica is promoted")
     assert "| as expected, 1 run: 0 lost, writes back after 2.1 s |" in row

@@ -124,6 +124,9 @@ def survival_markdown(results: Sequence[Result]) -> str:
         runs = {on: [r for r in results if (r.scenario, r.on) == (name, on)] for on in places}
         cells = [_outcome(runs[on]) if runs[on] else "-" for on in places]
         lines.append(f"| `{name}` | {s.faults} | {s.outcome} | {' | '.join(cells)} | {s.why} |")
+    images = {r.on: r.image for r in results if r.image}
+    if images:
+        lines += ["", *(f"{on}: image `{image}`." for on, image in images.items())]
     return "\n".join(lines) + "\n"
 
 
@@ -178,7 +181,7 @@ def write_report(results: Sequence[Result], directory: Path) -> Path:
         figures.append(
             f'<figure><img src="{name}" alt="timeline of {r.scenario}">'
             f"<figcaption><b>{html.escape(r.scenario)}</b> #{r.repetition} on "
-            f"{html.escape(r.on)}: "
+            f"{html.escape(r.on)}{f' (image {html.escape(r.image)})' if r.image else ''}: "
             f"{html.escape(verdict)}. {html.escape(SCENARIOS[r.scenario].why)}"
             "</figcaption></figure>"
         )
