@@ -44,11 +44,21 @@ def server(request: pytest.FixtureRequest) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     # A run ended by SIGTERM (a CI job's timeout, `kill`) tears its fixtures down as Ctrl-C
     # does: every topology it started is stopped, its namespaces and bridges removed.
-    signal.signal(signal.SIGTERM, _interrupt)
+    config.stash[_TERM_HANDLER] = signal.signal(signal.SIGTERM, _interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    signal.signal(signal.SIGTERM, config.stash.get(_TERM_HANDLER, signal.SIG_DFL))
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    """The first SIGTERM is Ctrl-C's SIGINT, to whatever handles that now (pytest, or an
+    event loop's runner); later ones are ignored, so that they cannot cut the teardown short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.raise_signal(signal.SIGINT)
+
+
+_TERM_HANDLER = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

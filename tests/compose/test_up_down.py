@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sentinel_board.compose import images
 from sentinel_board.compose.project import Project, free_net
 from sentinel_board.topology.ports import free_port
 from tests.compose.conftest import ROOT
+
+pytestmark = pytest.mark.timeout(900)  # images built from nothing when none is cached
 
 
 def checkout(into: Path) -> Path:
@@ -44,28 +48,35 @@ def test_compose_up_serves_the_board_and_down_purge_leaves_nothing(
     }
     project = Project(root, root, name=env["COMPOSE_PROJECT_NAME"])
 
-    def command(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+    def command(*args: str) -> tuple[int, str]:
+        """The command's exit status and what it printed. Its own process group: stopped
+        whole (its docker compose with it) if the test ends first."""
+        child = subprocess.Popen(
             [sys.executable, "-m", "sentinel_board", "compose", *args], cwd=root, env=env,
-            capture_output=True, text=True, timeout=600,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )  # fmt: skip
+        try:
+            said, _ = child.communicate(timeout=600)
+        finally:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        return child.returncode, said
 
     try:
-        up = command("up", "--down-after-ms", "1000")
-        assert up.returncode == 0, up.stdout + up.stderr
-        assert f"The board: http://127.0.0.1:{port}" in up.stdout
-        assert "make compose-down" in up.stdout
+        status, said = command("up", "--down-after-ms", "1000")
+        assert status == 0, said
+        assert f"The board: http://127.0.0.1:{port}" in said
+        assert "make compose-down" in said
         assert f"COMPOSE_PROJECT_NAME={project.name}" in (root / ".env").read_text()
         url = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{url}/readyz").status_code == 200
         posted = httpx.post(f"{url}/message", data={"message": "through compose up"})
         assert posted.status_code == 200 and 'data-unread="1"' in posted.text
 
-        down = command("down", "--purge")
-        assert down.returncode == 0, down.stdout + down.stderr
-        assert f"Removed the containers, network and volumes of project {project.name}" in (
-            down.stdout
-        )
+        status, said = command("down", "--purge")
+        assert status == 0, said
+        assert f"Removed the containers, network and volumes of project {project.name}" in said
         assert project.leftovers() == []
     finally:
         project.down(volumes=True)  # whatever a failure left

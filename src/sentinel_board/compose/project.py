@@ -108,9 +108,7 @@ class Project:
         left = docker("ps", "--all", "--quiet", "--filter", label).stdout.split()
         if volumes:
             left += docker("volume", "ls", "--quiet", "--filter", label).stdout.split()
-        left += docker(
-            "network", "ls", "--quiet", "--filter", f"name={self.network}"
-        ).stdout.split()
+        left += docker("network", "ls", "--quiet", "--filter", label).stdout.split()
         return [f"{self.name}: {thing}" for thing in left]
 
     # -- containers --------------------------------------------------------------------------
