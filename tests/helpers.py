@@ -7,6 +7,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,9 +22,12 @@ from sentinel_board.web.hot import HotRoutes
 
 
 def free_port_base(count: int) -> int:
-    """The first of `count` consecutive free ports, for commands that take a port base."""
+    """The first of `count` consecutive free ports, for commands that take a port base: below
+    the ports the kernel gives outgoing connections, so that none of the suite's takes one
+    between this check and the server's bind."""
+    outgoing = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
     for _ in range(100):
-        base = random.randrange(20000, 60000 - count)
+        base = random.randrange(10000, int(outgoing[0]) - count)
         socks = [socket.socket() for _ in range(count)]
         try:
             for offset, sock in enumerate(socks):
