@@ -4,6 +4,7 @@ import asyncio
 import inspect
 import random
 import socket
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 from starlette.middleware import Middleware
 
@@ -19,6 +21,17 @@ from sentinel_board.topology import Node, Topology, probe
 from sentinel_board.topology.credentials import APP_USER, SENTINEL_USER
 from sentinel_board.web.app import create_app
 from sentinel_board.web.hot import HotRoutes
+
+
+def tracked_files(root: Path) -> list[str]:
+    """The files `git ls-files` lists in `root`; the test is skipped outside a git checkout."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    return listed.stdout.splitlines()
 
 
 def free_port_base(count: int) -> int:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import ast
-import subprocess
 from pathlib import Path
 
-import pytest
-
 import sentinel_board
+from tests.helpers import tracked_files
 
 SOURCE = Path(sentinel_board.__file__).parent
 LONGEST = 300  # lines; a longer module says why in its first lines
@@ -136,21 +134,11 @@ def layout_block() -> list[str]:
     return section.split("```\n", 2)[1].splitlines()
 
 
-def tracked() -> list[str]:
-    try:
-        listed = subprocess.run(
-            ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("not a git checkout")
-    return listed.stdout.splitlines()
-
-
 def test_the_readme_s_layout_names_every_tracked_file_s_place() -> None:
     block = layout_block()
     text = "\n".join(block)
     left = {line.split()[0] for line in block if line and not line[0].isspace()}
-    files = tracked()
+    files = tracked_files(ROOT)
     for path in files:
         top, sep, _ = path.partition("/")
         assert (top + sep in left) or any(entry.startswith(top + sep) for entry in left), path

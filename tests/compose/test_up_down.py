@@ -18,6 +18,7 @@ from sentinel_board.compose import images
 from sentinel_board.compose.project import Project, free_net
 from sentinel_board.topology.ports import free_port
 from tests.compose.conftest import ROOT
+from tests.helpers import tracked_files
 
 pytestmark = pytest.mark.timeout(900)  # images built from nothing when none is cached
 
@@ -25,10 +26,7 @@ pytestmark = pytest.mark.timeout(900)  # images built from nothing when none is 
 def checkout(into: Path) -> Path:
     """A copy of the tracked files, as a fresh clone has them: `compose up` writes its .env and
     configs beside compose.yaml, never into this checkout."""
-    listed = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    for name in listed:
+    for name in tracked_files(ROOT):
         (into / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, into / name)
     return into
