@@ -15,7 +15,8 @@ import click
 from fastapi import FastAPI
 
 from bench.scale import fill_payload
-from sentinel_board.store import Message, MessageStore, Pushed, StoredGroup
+from sentinel_board.messages import Message
+from sentinel_board.store import MessageStore, Pushed, StoredGroup
 from sentinel_board.web.server import HTTP_SERVERS, HttpServer, serve, served_app
 
 PAGE = 100  # messages in each list, as the bench seeds them for the messages page

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import redis
 
 from sentinel_board.keys import Keys
-from sentinel_board.store import Message
+from sentinel_board.messages import Message
 
 BATCH = 10_000
 

@@ -14,7 +14,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from bench.compare import export_src
+from bench.compare import main as compare
 from bench.floor import PAGE
 from bench.load import Figures, parse
 from bench.run import TOGETHER, Bench, Workload, median_run
@@ -22,6 +25,7 @@ from bench.servers import PEER_NAME, ROOT, Server, start_ours, start_peer
 from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
 from sentinel_board.web.server import HTTP_SERVERS, HttpServer
+from tests.helpers import tracked_files
 
 REPORT = """\
 Running 8s test @ http://127.0.0.1:40001/unread-list/size
@@ -178,3 +182,16 @@ def test_the_store_alone_costs_cpu_per_post_and_its_posts_are_stored(
     assert figures["cpu_us"] > 0
     assert 1 <= figures["posts_per_batch"] <= 8, "at most one post of each task in a batch"
     assert _llen(topology, prefix + "UNREAD") == 8 * 20 + 2 * 200, "the warm-up's and the rounds'"
+
+
+def test_another_commit_s_app_is_served_from_its_own_source(tmp_path: Path) -> None:
+    """bench.compare serves REV's package, not the installed one (which PYTHONPATH could lose
+    to), and names a REV git does not know as a usage error."""
+    tracked_files(ROOT)  # skipped outside a git checkout
+    src = export_src("HEAD", tmp_path / "head")
+    assert (src / "sentinel_board" / "store.py").read_bytes() == subprocess.run(
+        ["git", "show", "HEAD:src/sentinel_board/store.py"], cwd=ROOT, capture_output=True,
+        check=True,
+    ).stdout  # fmt: skip
+    refused = CliRunner().invoke(compare, ["no-such-revision"])
+    assert refused.exit_code == 2 and "no-such-revision" in refused.output

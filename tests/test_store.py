@@ -2,28 +2,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from sentinel_board.config import Settings
+from sentinel_board.config import RateLimit, Settings
 from sentinel_board.ha import HAConfig, RedisHA, Script, Unavailable
-from sentinel_board.store import (
-    FLUSH_BATCH_SIZE,
-    KeyReused,
-    Message,
-    MessageStore,
-    new_id,
-    now_iso,
-)
+from sentinel_board.messages import KeyReused, Message
+from sentinel_board.store import FLUSH_BATCH_SIZE, MessageStore, Pushed
 
 UNICODE = [
     "plain",
@@ -65,33 +54,51 @@ async def test_message_is_stored_as_json_with_id_and_time(
     assert pushed.message.created_at.endswith("+00:00")
 
 
-@given(id=st.text(), text=st.text(), created_at=st.text())
-def test_a_message_s_json_is_the_encoder_s_own(id: str, text: str, created_at: str) -> None:
-    """Message.to_json writes the object itself: byte for byte what json.dumps writes."""
-    fields = {"id": id, "message": text, "created_at": created_at}
-    expected = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    assert Message(id, text, created_at).to_json() == expected
+async def groups_stored(master: Redis, store: MessageStore) -> int:
+    """How many groups of posts the store sent: each leaves its dedup key."""
+    return len(await master.keys(store.keys.post_group("*")))
 
 
-def test_the_time_is_isoformat_s_to_the_millisecond_across_seconds(
-    monkeypatch: pytest.MonkeyPatch,
+async def test_concurrent_posts_go_as_one_script_each_with_the_count_of_its_place(
+    store: MessageStore, master: Redis
 ) -> None:
-    """now_iso keeps the date and time of one second: the next second writes its own."""
-    base = 1_764_115_199  # 2025-11-25T23:59:59Z: the next second is another day
-    for ns in (base * 10**9 + 999_999_999, (base + 1) * 10**9, (base + 1) * 10**9 + 7_000_000):
-        monkeypatch.setattr(time, "time_ns", lambda ns=ns: ns)
-        exact = datetime.fromtimestamp(ns // 10**9, UTC) + timedelta(
-            microseconds=ns % 10**9 // 1000
+    await store.push("before")
+    pushed = await asyncio.gather(*(store.push(f"p{n}") for n in range(20)))
+    assert [p.unread_count for p in pushed] == list(range(2, 22))
+    assert await groups_stored(master, store) == 2, "the first post, then the twenty together"
+    assert await all_texts(store) == (["before", *(f"p{n}" for n in range(20))], [])
+
+
+async def test_a_group_with_a_key_twice_stores_it_once_and_replays_it_for_the_second(
+    store: MessageStore, master: Redis
+) -> None:
+    first, other, again = await asyncio.gather(
+        store.push("same", idempotency_key="twice"),
+        store.push("between"),
+        store.push("same", idempotency_key="twice"),
+    )
+    assert await groups_stored(master, store) == 1
+    assert (first.replayed, other.replayed, again.replayed) == (False, False, True)
+    assert again.message == first.message and again.unread_count == first.unread_count == 1
+    assert await all_texts(store) == (["same", "between"], [])
+
+
+async def test_the_rate_limit_counts_each_post_of_a_group(
+    settings: Settings, master: Redis
+) -> None:
+    async with RedisHA(settings.ha_config()) as redis:
+        store = MessageStore(redis, key_prefix=settings.key_prefix, rate_limit=RateLimit(2, 60))
+        results = await asyncio.gather(
+            *(store.push(f"p{n}", client="c") for n in range(4)),
+            store.push("elsewhere", client="d"),
+            return_exceptions=True,
         )
-        assert now_iso() == exact.isoformat(timespec="milliseconds")
-    monkeypatch.undo()
-    assert abs(datetime.fromisoformat(now_iso()) - datetime.now(UTC)) < timedelta(seconds=5)
-
-
-def test_ids_are_128_random_bits_in_hex() -> None:
-    ids = {new_id() for _ in range(1000)}
-    assert len(ids) == 1000
-    assert all(re.fullmatch("[0-9a-f]{32}", each) for each in ids)
+        assert await groups_stored(master, store) == 1
+        assert [type(each).__name__ for each in results] == [
+            "Pushed", "Pushed", "RateLimited", "RateLimited", "Pushed"
+        ]  # fmt: skip
+        assert [r.unread_count for r in results if isinstance(r, Pushed)] == [1, 2, 3]
+        assert await all_texts(store) == (["p0", "p1", "elsewhere"], [])
 
 
 async def test_the_same_key_is_stored_once_and_replays_the_first_result(
@@ -109,11 +116,13 @@ async def test_the_same_key_is_stored_once_and_replays_the_first_result(
 async def test_an_id_the_app_made_is_remembered_only_while_the_app_may_retry(
     store: MessageStore, master: Redis
 ) -> None:
-    """The app retries a post within its failover deadline (5 s here): its own id's dedup key
-    is needed that long, plus a margin, not for the 24 h a client's key is kept."""
-    pushed = await store.push("x")
-    ttl = await master.ttl(store.keys.message_id(pushed.message.id))
-    assert 0 < ttl <= 60
+    """The app retries a post within its failover deadline (5 s here): the dedup key of the
+    group it was sent in is needed that long, plus a margin, not for the 24 h a client's key
+    is kept. It is the only key a post without a client's key leaves besides the list."""
+    await store.push("x")
+    assert len(await master.keys(store.keys.prefix + "*")) == 2, "UNREAD and the group's key"
+    (group,) = await master.keys(store.keys.post_group("*"))
+    assert 0 < await master.ttl(group) <= 60
 
 
 async def test_a_client_key_is_kept_a_day_holding_only_what_a_replay_needs(
@@ -256,16 +265,30 @@ class FirstAttemptUnacknowledged(RedisHA):
         await super().aclose()
 
 
-async def test_a_retry_that_finds_its_own_write_is_not_a_replay(settings: Settings) -> None:
-    """A post without an Idempotency-Key whose first attempt was not acknowledged: its retry
-    finds its own dedup key. It used to say replayed (the API's `Idempotent-Replayed: true`)
-    to a client that sent no key; it is stored once either way."""
+@pytest.mark.parametrize(
+    ("keys", "groups_kept"),
+    [((None, "k", None), 1), (("k1", "k2"), 0)],
+    ids=["with-posts-without-a-key", "every-post-with-a-key"],
+)
+async def test_a_retry_that_finds_its_own_write_is_not_a_replay(
+    settings: Settings, master: Redis, keys: tuple[str | None, ...], groups_kept: int
+) -> None:
+    """A group of posts whose first attempt was not acknowledged: its retry finds the group's
+    dedup key (or, for a post with a client's key, that key) and each post is stored once,
+    with the count it had. None says replayed (the API's `Idempotent-Replayed: true`): each is
+    the post its client sent, once. A group whose every post has a key of its own keeps no
+    key of its own: its posts' keys are enough."""
     redis = FirstAttemptUnacknowledged(settings.ha_config())
     try:
         store = MessageStore(redis, key_prefix=settings.key_prefix)
-        pushed = await store.push("once")
-        assert not pushed.replayed
-        assert await all_texts(store) == (["once"], [])
-        assert pushed.unread_count == 1
+        texts = [f"post {n}" for n in range(len(keys))]
+        pushed = await asyncio.gather(
+            *(store.push(text, idempotency_key=key) for text, key in zip(texts, keys, strict=True))
+        )
+        assert redis.attempts == 1, "one group (sent twice: the unacknowledged try, then this)"
+        assert [p.replayed for p in pushed] == [False] * len(keys)
+        assert [p.unread_count for p in pushed] == list(range(1, len(keys) + 1))
+        assert await all_texts(store) == (texts, [])
+        assert await groups_stored(master, store) == groups_kept
     finally:
         await redis.aclose()

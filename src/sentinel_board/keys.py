@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 UNREAD = "UNREAD"
 READ = "READ"
-DEDUP = "dedup:"  # dedup:id:<message id> (the app's own), dedup:key:<Idempotency-Key>
+DEDUP = "dedup:"  # dedup:group:<id> (posts sent as one), dedup:key:<Idempotency-Key>
 NOTIFY = "notify:"  # notify:<event id>: a webhook's claim
 RATE = "rate:"  # rate:<client address>: posts in the current window
 PROBE = "readyz"  # what /readyz writes
@@ -36,9 +36,9 @@ class Keys:
     def dedup_prefix(self) -> str:
         return self.prefix + DEDUP
 
-    def message_id(self, ident: str) -> str:
-        """The dedup key of an id the app made for a message."""
-        return f"{self.prefix}{DEDUP}id:{ident}"
+    def post_group(self, ident: str) -> str:
+        """The dedup key of a group of posts the app sent as one (its id the app's)."""
+        return f"{self.prefix}{DEDUP}group:{ident}"
 
     def idempotency_key(self, key: str) -> str:
         """The dedup key of a client's Idempotency-Key."""

@@ -1,40 +1,78 @@
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import math
-import os
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from sentinel_board.config import RateLimit
+from sentinel_board.grouping import Grouped
 from sentinel_board.ha import RedisHA, Script
 from sentinel_board.keys import Keys
+from sentinel_board.messages import Message, new_id, now_iso, replay_record, replayed_message
 
-# KEYS: UNREAD, dedup key, the client's rate key. ARGV: message JSON, dedup TTL (s),
-# posts allowed per window (0: no limit), the window (ms), what a replay needs (see Replay).
-# The dedup key is written with the message, so a replica that has one has both.
-# A replay is answered before the rate limit: retrying a post never costs a second one.
+# Posts, any number of them, in the order they came: a group (grouping.py), stored once.
+# KEYS: UNREAD, the group's dedup key, then for each post: its client's rate key (with a rate
+#   limit), and the dedup key of its Idempotency-Key (if it has one).
+# ARGV: posts allowed per window (0: no limit), the window (ms), the group key's TTL (s), then
+#   for each post: its message JSON, its Idempotency-Key's TTL (s; 0: none), what a replay of
+#   it needs (see replay_record).
+# A reply for each post, the second item what it did (below). Once a post without a key of
+# its own is stored, the group's replies are kept with its messages, under the group's dedup
+# key: a group sent again (the retry of an attempt that failed ambiguously) is answered them,
+# and stores nothing twice (a post with a key is found by its key). A replica that has the
+# messages has their keys. A replay of a client's key is answered before the rate limit:
+# retrying a post never costs a second one. The messages go in with one RPUSH; each post's
+# count is what RPUSH would have answered it alone.
 PUSH = Script("""
-local seen = redis.call('GET', KEYS[2])
-if seen then
-  return {seen, 1}
+local done = redis.call('GET', KEYS[2])
+if done then
+  return cmsgpack.unpack(done)
 end
-if tonumber(ARGV[3]) > 0 then
-  local used = redis.call('INCR', KEYS[3])
-  if used == 1 then
-    redis.call('PEXPIRE', KEYS[3], ARGV[4])
+local limit, window = tonumber(ARGV[1]), ARGV[2]
+local unread = redis.call('LLEN', KEYS[1])
+local pushed, replies, key, keyless = {}, {}, 3, false
+for i = 1, (#ARGV - 3) / 3 do
+  local message, ttl, record = ARGV[3 * i + 1], tonumber(ARGV[3 * i + 2]), ARGV[3 * i + 3]
+  local rate, own, seen
+  if limit > 0 then
+    rate, key = KEYS[key], key + 1
   end
-  if used > tonumber(ARGV[3]) then
-    return {'', 2, redis.call('PTTL', KEYS[3])}
+  if ttl > 0 then
+    own, key = KEYS[key], key + 1
+    seen = redis.call('GET', own)
+  end
+  local used = 0
+  if rate and not seen then
+    used = redis.call('INCR', rate)
+    if used == 1 then
+      redis.call('PEXPIRE', rate, window)
+    end
+  end
+  if seen then
+    replies[i] = {seen, 1}
+  elseif rate and used > limit then
+    replies[i] = {'', 2, redis.call('PTTL', rate)}
+  else
+    pushed[#pushed + 1] = message
+    local count = tostring(unread + #pushed)
+    if own then
+      count = count .. '\\n' .. record
+      redis.call('SET', own, count, 'EX', ttl)
+    else
+      keyless = true
+    end
+    replies[i] = {count, 0}
   end
 end
-local count = redis.call('RPUSH', KEYS[1], ARGV[1])
-local result = count .. '\\n' .. ARGV[5]
-redis.call('SET', KEYS[2], result, 'EX', ARGV[2])
-return {result, 0}
+if #pushed > 0 then
+  redis.call('RPUSH', KEYS[1], unpack(pushed))
+end
+if keyless then
+  redis.call('SET', KEYS[2], cmsgpack.pack(replies), 'EX', ARGV[3])
+end
+return replies
 """)
 # What PUSH says it did, second in its reply.
 STORED, REPLAYED, RATE_LIMITED = 0, 1, 2
@@ -56,6 +94,35 @@ return 1
 """)
 
 FLUSH_BATCH_SIZE = 1000
+PUSH_GROUP = 256  # posts in one script at most (Lua's unpack takes a few thousand)
+
+
+class Post(NamedTuple):
+    message: str  # its JSON
+    record: str  # what a replay of it needs
+    rate_key: str  # its client's
+    own_key: str | None  # the dedup key of its Idempotency-Key
+    own_ttl: int  # how long that is kept (s)
+
+
+def push_call(
+    keys: Keys, group: str, posts: Sequence[Post], limit: RateLimit | None, ttl: int
+) -> tuple[list[str], list[str | int]]:
+    """PUSH's keys and arguments for `posts`, as the group `group` (its dedup key kept `ttl`
+    seconds)."""
+    names = [keys.unread, keys.post_group(group)]
+    args: list[str | int] = [
+        limit.posts if limit else 0,
+        math.ceil(limit.window * 1000) if limit else 0,
+        ttl,
+    ]
+    for post in posts:
+        names += [post.rate_key] if limit else []
+        names += [post.own_key] if post.own_key else []
+        args += (post.message, post.own_ttl if post.own_key else 0, post.record)
+    return names, args
+
+
 # A retry that began just before the failover deadline may land a little after it.
 RETRY_MARGIN = 30  # seconds
 
@@ -63,89 +130,6 @@ RETRY_MARGIN = 30  # seconds
 def retry_window(failover_deadline: float) -> int:
     """How long the app may retry a write, in seconds: how long it keeps its own dedup keys."""
     return math.ceil(failover_deadline) + RETRY_MARGIN
-
-
-# json.dumps with options makes an encoder per call: 4% of a post in the profile.
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_string = _COMPACT.encode  # a str as a JSON string, as the encoder writes one in an object
-
-
-def new_id() -> str:
-    """A message's id: 128 random bits in hex (uuid4's hex without its fixed version bits,
-    and without building a UUID: a tenth of the time)."""
-    return os.urandom(16).hex()
-
-
-@functools.lru_cache(maxsize=1)
-def _date_and_time(second: int) -> str:
-    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def now_iso() -> str:
-    """The time now in UTC, as datetime's isoformat(timespec="milliseconds") writes it, the
-    date and time made once a second (isoformat each time: 6% of a post in the profile)."""
-    second, ms = divmod(time.time_ns() // 1_000_000, 1000)
-    return f"{_date_and_time(second)}.{ms:03d}+00:00"
-
-
-@dataclass(frozen=True)
-class Message:
-    id: str
-    message: str
-    created_at: str
-
-    def to_json(self) -> str:
-        """The encoder's own bytes for the object of the three fields (a test checks),
-        made without its walk through a dict: a twentieth of the time."""
-        return (
-            f'{{"id":{_string(self.id)},"message":{_string(self.message)},'
-            f'"created_at":{_string(self.created_at)}}}'
-        )
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> Message:
-        try:
-            data = json.loads(raw)
-            return cls(
-                id=str(data["id"]),
-                message=str(data["message"]),
-                created_at=str(data.get("created_at", "")),
-            )
-        except (ValueError, KeyError, TypeError):
-            # Not written by us: shown as it is rather than hidden.
-            text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
-            return cls(id="", message=text, created_at="")
-
-
-class KeyReused(Exception):
-    """An Idempotency-Key already stored with another message: nothing is stored."""
-
-    def __init__(self) -> None:
-        super().__init__("Idempotency-Key: already used for a different message")
-
-
-def digest(text: str) -> str:
-    """What a replay compares texts by: 96 bits, enough to tell two texts apart."""
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
-
-
-def replay_record(message: Message) -> str:
-    """What the dedup key keeps after the unread count: a replay answers with the first
-    message's id and time, and the text it is sent again with, once the digests agree."""
-    return f"{message.id}\n{message.created_at}\n{digest(message.message)}"
-
-
-def replayed_message(stored: bytes, text: str) -> Message:
-    """The first message stored with a key, from its record; KeyReused for another text."""
-    if stored.startswith(b"{"):  # the whole message, as versions before the record kept it
-        first = Message.from_json(stored)
-        if first.message != text:
-            raise KeyReused
-        return first
-    ident, created_at, kept = stored.decode().split("\n")
-    if kept != digest(text):
-        raise KeyReused
-    return Message(ident, text, created_at)
 
 
 class RateLimited(Exception):
@@ -193,39 +177,36 @@ class MessageStore:
         self.retry_window = retry_window(redis.config.failover_deadline)
         self.rate_limit = rate_limit
         self.dedup_ttl = dedup_ttl
+        self._posts = Grouped(self._push_group, most=PUSH_GROUP)
+
+    async def _push_group(self, posts: list[Post]) -> list[Any]:
+        """The posts of one group in one script (PUSH): each one's reply."""
+        keys, args = push_call(self.keys, new_id(), posts, self.rate_limit, self.retry_window)
+        replies: list[Any] = await self.redis.write(PUSH, keys, args)
+        return replies
 
     async def push(
         self, text: str, *, idempotency_key: str | None = None, client: str = ""
     ) -> Pushed:
-        """Append to UNREAD; the same key (by default the new message's id) is stored once:
-        again with the same text it replays the first result, with another raises KeyReused.
-        With a rate limit, `client`'s posts beyond it raise RateLimited."""
+        """Append to UNREAD, with the posts of concurrent requests (one script for them all,
+        stored once however often the HA layer sends it). A client's `idempotency_key` is
+        stored once: again with the same text it replays the first result, with another
+        raises KeyReused. With a rate limit, `client`'s posts beyond it raise RateLimited."""
         message = Message(id=new_id(), message=text, created_at=now_iso())
         if idempotency_key:
-            dedup_key, ttl = self.keys.idempotency_key(idempotency_key), self.dedup_ttl
+            own, record = self.keys.idempotency_key(idempotency_key), replay_record(message)
         else:
-            dedup_key, ttl = self.keys.message_id(message.id), self.retry_window
+            own, record = None, ""
+        post = Post(message.to_json(), record, self.keys.rate(client), own, self.dedup_ttl)
+        raw, outcome, *wait_ms = await self._posts(post)
         limit = self.rate_limit
-        raw, outcome, *wait_ms = await self.redis.write(
-            PUSH,
-            [self.keys.unread, dedup_key, self.keys.rate(client)],
-            [
-                message.to_json(),
-                ttl,
-                limit.posts if limit else 0,
-                math.ceil(limit.window * 1000) if limit else 0,
-                replay_record(message),
-            ],
-        )
         if outcome == RATE_LIMITED:
             assert limit is not None
             raise RateLimited(limit, max(1, math.ceil(wait_ms[0] / 1000)))
         count, _, stored = raw.partition(b"\n")
-        if outcome == REPLAYED and idempotency_key:  # the first post with this key, as stored
-            return Pushed(replayed_message(stored, text), int(count), True)
-        # Without a client's key, the key is this message's own id: a REPLAYED outcome is an
-        # attempt that failed (not acknowledged in time) found by its retry. That is this
-        # post, not a replay of another: the client is not told it was replayed.
+        if outcome == REPLAYED:  # the first post with this key, as stored
+            first = replayed_message(stored, text)  # this one, found by its retry: no replay
+            return Pushed(first, int(count), first.id != message.id)
         return Pushed(message, int(count), False)
 
     async def check_writable(self, within: float) -> None:

@@ -6,7 +6,7 @@ from redis.asyncio import Redis
 
 from sentinel_board.config import Settings
 from sentinel_board.keys import Keys
-from sentinel_board.store import Message
+from sentinel_board.messages import Message
 from sentinel_board.web import api
 
 

@@ -14,7 +14,8 @@ import uuid
 import redis
 
 from sentinel_board.keys import Keys
-from sentinel_board.store import PUSH, Message, replay_record
+from sentinel_board.messages import Message
+from sentinel_board.store import PUSH, Post, push_call
 
 
 def main(port: int, seconds: float, out: str) -> None:
@@ -32,10 +33,9 @@ def main(port: int, seconds: float, out: str) -> None:
             message = Message(uuid.uuid4().hex, f"isolated-{uuid.uuid4().hex[:8]}", "")
             accepted = acked = False
             try:
-                names = [keys.unread, keys.message_id(message.id), keys.rate("lone-writer")]
-                client.eval(
-                    PUSH.body, 3, *names, message.to_json(), 60, 0, 0, replay_record(message)
-                )
+                post = Post(message.to_json(), "", keys.rate("lone-writer"), None, 0)
+                names, args = push_call(keys, uuid.uuid4().hex, [post], None, 60)
+                client.eval(PUSH.body, len(names), *names, *args)
                 accepted = True
                 acked = int(client.wait(1, 300)) >= 1
             except redis.RedisError:

@@ -42,8 +42,9 @@ class Record:
     keyless: list[float] = field(default_factory=list)  # ... each without one
 
     def keys_written(self, at: float, window: float) -> int:
-        """The dedup keys the posts made until `at` may still hold: every client key (kept a
-        day), and the app's own for the posts of the last `window` seconds."""
+        """The dedup keys the posts made until `at` may still hold, at most: every client key
+        (kept a day), and one of the app's own for each post of the last `window` seconds (it
+        makes one for each group of posts it sends as one, so fewer)."""
         return sum(t <= at for t in self.keyed) + sum(at - window <= t <= at for t in self.keyless)
 
     def ack_times(self, since: float = 0.0, until: float = float("inf")) -> list[float]:

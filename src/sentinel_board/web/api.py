@@ -6,7 +6,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from sentinel_board.store import Message, Pushed, StoredGroup
+from sentinel_board.messages import Message
+from sentinel_board.store import Pushed, StoredGroup
 from sentinel_board.web.deps import AppSettings, Store, post_message
 from sentinel_board.web.validation import Offset, json_media
 

@@ -28,7 +28,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentinel_board.ha import Unavailable
-from sentinel_board.store import KeyReused, Pushed, RateLimited
+from sentinel_board.messages import KeyReused
+from sentinel_board.store import Pushed, RateLimited
 from sentinel_board.web.api import created
 from sentinel_board.web.deps import post_message
 from sentinel_board.web.errors import error_response

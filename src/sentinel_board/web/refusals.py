@@ -8,8 +8,9 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from sentinel_board.ha import CredentialsRefused, ServerRefused, Unavailable
+from sentinel_board.messages import KeyReused
 from sentinel_board.refusals import refused
-from sentinel_board.store import KeyReused, RateLimited
+from sentinel_board.store import RateLimited
 from sentinel_board.web.errors import error_response
 
 

@@ -15,7 +15,8 @@ from starlette.types import Scope
 from sentinel_board.config import Settings
 from sentinel_board.ha import RedisHA, SentinelEvent, format_address
 from sentinel_board.ha.events import concerns
-from sentinel_board.store import Message, MessageStore
+from sentinel_board.messages import Message
+from sentinel_board.store import MessageStore
 from sentinel_board.web.deps import AppSettings, Store, post_message
 from sentinel_board.web.ops import app_status
 from sentinel_board.web.validation import Offset, media_type
