@@ -78,14 +78,15 @@ def main(rev: str, names: tuple[str, ...], seconds: float, rounds: int) -> None:
                 server.stop()
             topology.down()
     table = Table(title=f"Medians of {rounds} rounds; CPU µs per request", title_justify="left")
-    for column in ("workload", "app", "req/s by round", "median req/s", *SHOWN, "busy"):
+    for column in ("workload", "app", "req/s by round", "median req/s", *SHOWN, "busy", "idle"):
         table.add_column(column, justify="left" if column in ("workload", "app") else "right")
     for (label, app), each in runs.items():
         median = median_run(each)
         used = median.cpu_us
         table.add_row(label, app, ", ".join(f"{f.rps:,.0f}" for f in each),
                       f"{median.rps:,.0f}", *(f"{used.get(g, 0):.0f}" for g in SHOWN),
-                      f"{sum(used.get(g, 0) for g in cpu.GROUPS):.0f}")  # fmt: skip
+                      f"{sum(used.get(g, 0) for g in cpu.GROUPS):.0f}",
+                      f"{used.get(cpu.IDLE, 0):.0f}")  # fmt: skip
     console.print(table)
 
 

@@ -30,7 +30,6 @@ class Grouped(Generic[Item, Result]):
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._in_flight: asyncio.Task[None] | None = None
         self._scheduled = False
-        self.groups = 0  # calls of `run` so far, for a reader of how big groups go
 
     def __call__(self, item: Item) -> asyncio.Future[Result]:
         loop = asyncio.get_running_loop()
@@ -49,7 +48,6 @@ class Grouped(Generic[Item, Result]):
         group, self._waiting = waiting[: self._most], waiting[self._most :]
         if not group:
             return
-        self.groups += 1
         self._in_flight = asyncio.ensure_future(self._answer(group))
         self._in_flight.add_done_callback(self._done)
 
