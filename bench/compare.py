@@ -58,15 +58,14 @@ def main(rev: str, names: tuple[str, ...], seconds: float, rounds: int) -> None:
         folder = Path(name)
         other_src = export_src(rev, folder / "other")
         topology = start_topology(folder)
-        servers = []
+        servers = []  # each stopped by its pid at the end, however far it got
         try:
             bench = Bench(topology, seconds, 64)
-            this = start_ours(topology, free_port(), 2, folder / "this")
-            this.name = "this checkout"
-            other = start_ours(topology, free_port(), 2, folder / "rev",
-                               env={"PYTHONPATH": str(other_src)})  # fmt: skip
-            other.name = rev
-            servers = [this, other]
+            servers.append(start_ours(topology, free_port(), 2, folder / "this"))
+            servers[0].name = "this checkout"
+            servers.append(start_ours(topology, free_port(), 2, folder / "rev",
+                                      env={"PYTHONPATH": str(other_src)}))  # fmt: skip
+            servers[1].name = rev
             runs: dict[tuple[str, str], list[Figures]] = {}
             for round_ in range(rounds):
                 for workload in [w for w in WORKLOADS if w.name in names]:

@@ -2,11 +2,11 @@
 
 python -m bench.memory [--messages N] [--failover-deadline S]
 
-A post writes the message into UNREAD and a dedup key beside it. The dedup key of an id the
-app made itself lives only while the app may retry the write (its failover deadline plus a
-margin); a client's Idempotency-Key is kept a day. In bytes of Redis `used_memory` per
-message: once the app's retry window has passed, and with a client's key (for its day; the
-app's own dedup key costs the same within its window); and the list's own MEMORY USAGE.
+A post writes the message into UNREAD, and a dedup key beside it: the dedup key of the group
+of concurrent posts the app sent as one, which lives only while the app may retry the write
+(its failover deadline plus a margin), or a client's Idempotency-Key, kept a day. In bytes of
+Redis `used_memory` per message: once the app's retry window has passed, and with a client's
+key (for its day); and the list's own MEMORY USAGE.
 """
 
 from __future__ import annotations

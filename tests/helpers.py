@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from starlette.middleware import Middleware
 
 from sentinel_board.config import Settings
+from sentinel_board.store import MessageStore
 from sentinel_board.topology import Node, Topology, probe
 from sentinel_board.topology.credentials import APP_USER, SENTINEL_USER
 from sentinel_board.web.app import create_app
@@ -156,3 +157,9 @@ def node_client(settings: Settings, address: tuple[str, int], **options: Any) ->
         password=password.get_secret_value() if password else None,
         **options,
     )
+
+
+async def all_texts(store: MessageStore) -> tuple[list[str], list[str]]:
+    """The texts of every message of both lists, oldest first."""
+    group = await store.read_group(100_000)
+    return [m.message for m in group.unread], [m.message for m in group.read]

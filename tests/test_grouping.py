@@ -101,3 +101,12 @@ async def test_a_group_cancelled_in_flight_cancels_its_items_and_the_next_goes()
     run.release.set()
     assert await second == 4
     assert run.groups == [[0], [2]]
+
+
+async def test_a_run_that_answers_too_few_fails_every_item_rather_than_leave_one_waiting() -> None:
+    async def short(items: list[int]) -> list[int | BaseException]:
+        return list[int | BaseException](items[:1])
+
+    grouped = Grouped(short, most=100)
+    results = await asyncio.gather(grouped(1), grouped(2), return_exceptions=True)
+    assert [str(each) for each in results] == ["1 answers for a group of 2"] * 2

@@ -105,7 +105,10 @@ class Settings(BaseSettings):
         default=1000, description="How long WAIT waits for them (ms); at least 1."
     )
     dedup_ttl_seconds: int = Field(
-        default=86400, gt=0, description="How long a message id is remembered."
+        default=86400,
+        gt=0,
+        description="How long a client's Idempotency-Key is remembered (s), at least the "
+        "app's retry window (the failover deadline plus 30 s).",
     )
 
     max_message_length: int = Field(default=1000, gt=0)

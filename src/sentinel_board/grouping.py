@@ -58,6 +58,8 @@ class Grouped(Generic[Item, Result]):
     async def _answer(self, group: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:
             results = await self._run([item for item, _ in group])
+            if len(results) != len(group):
+                raise RuntimeError(f"{len(results)} answers for a group of {len(group)}")
         except asyncio.CancelledError:
             for _, future in group:
                 future.cancel()

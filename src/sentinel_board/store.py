@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,21 +104,22 @@ class Post(NamedTuple):
     rate_key: str  # its client's
     own_key: str | None  # the dedup key of its Idempotency-Key
     own_ttl: int  # how long that is kept (s)
+    arrived: float = 0.0  # when it was posted (the event loop's time)
 
 
 def push_call(
     keys: Keys, group: str, posts: Sequence[Post], limit: RateLimit | None, ttl: int
 ) -> tuple[list[str], list[str | int]]:
     """PUSH's keys and arguments for `posts`, as the group `group` (its dedup key kept `ttl`
-    seconds)."""
+    seconds). A post's keys are there exactly when the script reads them: a rate key with a
+    limit of posts, its own key with a TTL."""
+    allowed = limit.posts if limit else 0
     names = [keys.unread, keys.post_group(group)]
-    args: list[str | int] = [
-        limit.posts if limit else 0,
-        math.ceil(limit.window * 1000) if limit else 0,
-        ttl,
-    ]
+    args: list[str | int] = [allowed, math.ceil(limit.window * 1000) if limit else 0, ttl]
     for post in posts:
-        names += [post.rate_key] if limit else []
+        if post.own_key and post.own_ttl < 1:
+            raise ValueError("a post's own dedup key needs a TTL of 1 s at least")
+        names += [post.rate_key] if allowed > 0 else []
         names += [post.own_key] if post.own_key else []
         args += (post.message, post.own_ttl if post.own_key else 0, post.record)
     return names, args
@@ -170,19 +172,23 @@ class MessageStore:
         dedup_ttl: int = 86400,
         rate_limit: RateLimit | None = None,
     ) -> None:
-        """`dedup_ttl`: how long a client's Idempotency-Key is remembered. An id the store
-        makes itself is remembered only while the app may retry its write."""
+        """`dedup_ttl`: how long a client's Idempotency-Key is remembered (at least while the
+        app may retry its write). A group of posts the store sends is remembered only that
+        long."""
         self.redis = redis
         self.keys = Keys(key_prefix)
         self.retry_window = retry_window(redis.config.failover_deadline)
         self.rate_limit = rate_limit
-        self.dedup_ttl = dedup_ttl
+        self.dedup_ttl = max(dedup_ttl, self.retry_window)
         self._posts = Grouped(self._push_group, most=PUSH_GROUP)
 
     async def _push_group(self, posts: list[Post]) -> list[Any]:
-        """The posts of one group in one script (PUSH): each one's reply."""
+        """The posts of one group in one script (PUSH): each one's reply. The failover
+        deadline counts from the first post's arrival: a post waits for a master no longer
+        than it would have alone, however long the group before it took."""
         keys, args = push_call(self.keys, new_id(), posts, self.rate_limit, self.retry_window)
-        replies: list[Any] = await self.redis.write(PUSH, keys, args)
+        since = min(post.arrived for post in posts)
+        replies: list[Any] = await self.redis.write(PUSH, keys, args, since=since)
         return replies
 
     async def push(
@@ -197,7 +203,8 @@ class MessageStore:
             own, record = self.keys.idempotency_key(idempotency_key), replay_record(message)
         else:
             own, record = None, ""
-        post = Post(message.to_json(), record, self.keys.rate(client), own, self.dedup_ttl)
+        post = Post(message.to_json(), record, self.keys.rate(client), own, self.dedup_ttl,
+                    asyncio.get_running_loop().time())  # fmt: skip
         raw, outcome, *wait_ms = await self._posts(post)
         limit = self.rate_limit
         if outcome == RATE_LIMITED:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from collections.abc import Callable
@@ -10,11 +11,20 @@ from dataclasses import replace
 import pytest
 from redis.asyncio import Redis
 
-from sentinel_board.ha import Address, HAConfig, NoFailoverPossible, RedisHA, Unavailable
+from sentinel_board.ha import (
+    Address,
+    HAConfig,
+    NoFailoverPossible,
+    RedisHA,
+    Script,
+    Unavailable,
+)
 from sentinel_board.topology import Topology, faults
 from sentinel_board.topology.ports import free_port
 from tests.fake_sentinel import fake_sentinel
 from tests.ha.conftest import config_for, role_of
+
+PUT = Script("return redis.call('SET', KEYS[1], ARGV[1])")
 
 
 async def ping(client: Redis) -> bool:
@@ -118,3 +128,21 @@ async def test_a_hung_master_named_by_every_sentinel_is_unavailable_at_the_deadl
     reason = caught.value.reason
     assert f"master {hung.host}:{hung.port}: no answer to ROLE within" in reason, reason
     assert ha.master_address is None, "the hung master was never taken for the master"
+
+
+async def test_a_write_s_deadline_counts_from_since(config: HAConfig) -> None:
+    """A caller that waited before its write (the store's group behind another) gives when
+    its wait began: with no master anywhere, the write is refused once that much of the
+    deadline is gone, not a whole deadline after the call."""
+    async with fake_sentinel(None) as ignorant:
+        ha = RedisHA(
+            replace(config, sentinels=[("127.0.0.1", ignorant.port)], failover_deadline=30)
+        )
+        try:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(Unavailable, match=r"within 30 s"):
+                await ha.write(PUT, ["k"], ["v"], since=started - 29.8)
+            assert loop.time() - started < 10, "a third of the deadline, at the very most"
+        finally:
+            await ha.aclose()

@@ -113,12 +113,14 @@ class RedisHA:
         args: Sequence[str | int],
         *,
         within: float | None = None,
+        since: float | None = None,
     ) -> Any:
         """Run a Lua script on the master, then WAIT for `min_replica_acks` replicas, in one
         round trip shared with the writes of concurrent requests. Retried through failovers
-        for `within` seconds (default `failover_deadline`); then Unavailable (NotReplicated
-        when the master took it but no replica confirmed it). A script may run again after an
-        ambiguous failure: make it idempotent."""
+        for `within` seconds (default `failover_deadline`) from `since` (the event loop's
+        time, for a caller that waited before this call; by default now); then Unavailable
+        (NotReplicated when the master took it but no replica confirmed it). A script may run
+        again after an ambiguous failure: make it idempotent."""
         acks_needed = self.config.min_replica_acks
 
         async def attempt(link: Link) -> Any:
@@ -137,7 +139,7 @@ class RedisHA:
                 )
             return result
 
-        return await self._on_master(attempt, within)
+        return await self._on_master(attempt, within, since)
 
     async def call(self, *command: str | int, stale_ok: bool = False, shared: bool = False) -> Any:
         """One command, sent together with those of concurrent requests; on the master, or
@@ -181,13 +183,16 @@ class RedisHA:
                 return result  # type: ignore[return-value]
         return await self._on_master(op, None)
 
-    async def _on_master(self, op: Callable[[Link], Awaitable[T]], within: float | None) -> T:
+    async def _on_master(
+        self, op: Callable[[Link], Awaitable[T]], within: float | None, since: float | None = None
+    ) -> T:
         return await with_failover(
             self._master,
             op,
             within=within or self.config.failover_deadline,
             stats=self.stats,
             on_attempt=self.on_command,
+            since=since,
         )
 
     # -- what it knows -------------------------------------------------------

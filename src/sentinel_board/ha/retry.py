@@ -56,11 +56,13 @@ async def with_failover(
     within: float,
     stats: HAStats,
     on_attempt: Callable[[float], None] | None = None,
+    since: float | None = None,
 ) -> T:
-    """`op` on the master's link, retried through failovers for `within` seconds.
-    `on_attempt` is told how long each successful attempt took."""
+    """`op` on the master's link, retried through failovers for `within` seconds from
+    `since` (the loop's time; by default now). `on_attempt` is told how long each successful
+    attempt took."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
+    deadline = (loop.time() if since is None else since) + within
     delay = FIRST_DELAY
     last_error: str | None = None
     tried = master.generation  # the generation of the master the last attempt went to
