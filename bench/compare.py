@@ -20,7 +20,6 @@ import click
 from rich.table import Table
 
 from bench import cpu
-from bench.load import Figures
 from bench.run import WORKLOADS, Bench, console, median_run
 from bench.servers import ROOT, start_ours, start_topology
 from sentinel_board.topology.ports import free_port
@@ -54,6 +53,8 @@ def export_src(rev: str, folder: Path) -> Path:
 @click.option("--seconds", default=5.0, show_default=True, help="Per wrk run.")
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1))
 def main(rev: str, names: tuple[str, ...], seconds: float, rounds: int) -> None:
+    """This checkout's app against commit REV's, side by side on one topology, taking turns:
+    requests/s of each round, the median, and whose CPU a request costs."""
     with tempfile.TemporaryDirectory(prefix="sentinel-board-compare-") as name:
         folder = Path(name)
         other_src = export_src(rev, folder / "other")
@@ -66,12 +67,8 @@ def main(rev: str, names: tuple[str, ...], seconds: float, rounds: int) -> None:
             servers.append(start_ours(topology, free_port(), 2, folder / "rev",
                                       env={"PYTHONPATH": str(other_src)}))  # fmt: skip
             servers[1].name = rev
-            runs: dict[tuple[str, str], list[Figures]] = {}
-            for round_ in range(rounds):
-                for workload in [w for w in WORKLOADS if w.name in names]:
-                    for server in servers if round_ % 2 == 0 else servers[::-1]:
-                        figures = bench.run(server, workload, workload.name)
-                        runs.setdefault((workload.name, server.name), []).append(figures)
+            workloads = [w for w in WORKLOADS if w.name in names]
+            runs = bench.rounds(servers, workloads, rounds, swap=True)
         finally:
             for server in servers:
                 server.stop()
@@ -84,7 +81,7 @@ def main(rev: str, names: tuple[str, ...], seconds: float, rounds: int) -> None:
         used = median.cpu_us
         table.add_row(label, app, ", ".join(f"{f.rps:,.0f}" for f in each),
                       f"{median.rps:,.0f}", *(f"{used.get(g, 0):.0f}" for g in SHOWN),
-                      f"{sum(used.get(g, 0) for g in cpu.GROUPS):.0f}",
+                      f"{cpu.busy(used):.0f}",
                       f"{used.get(cpu.IDLE, 0):.0f}")  # fmt: skip
     console.print(table)
 

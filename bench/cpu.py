@@ -91,6 +91,11 @@ GROUPS = ("app", "master", "replicas", "sentinels", WRK, OTHER)  # what a table 
 Spent = tuple[str, str, Mapping[str, float]]  # a run's workload, server and CPU by group
 
 
+def busy(used: Mapping[str, float]) -> float:
+    """What a request cost the machine's cores in all (idle left out)."""
+    return sum(used.get(group, 0.0) for group in GROUPS)
+
+
 def table(runs: Iterable[Spent]) -> Table:
     """Each run's CPU per request, by whom: the busy total bounds its requests/s. A run
     without the figures has no row."""
@@ -99,7 +104,6 @@ def table(runs: Iterable[Spent]) -> Table:
         shown.add_column(column, justify="left" if column in ("workload", "server") else "right")
     for workload, server, used in runs:
         if used:
-            busy = sum(used.get(group, 0.0) for group in GROUPS)
             shown.add_row(workload, server, *(f"{used.get(group, 0.0):.0f}" for group in GROUPS),
-                          f"{busy:.0f}", f"{used.get(IDLE, 0.0):.0f}")  # fmt: skip
+                          f"{busy(used):.0f}", f"{used.get(IDLE, 0.0):.0f}")  # fmt: skip
     return shown

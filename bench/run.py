@@ -105,16 +105,7 @@ class Bench:
         servers (and the `floors` of ours) and the workloads taking turns: a moment when
         the shared machine is slow falls on all of them, not on one. The peer runs only
         the workloads it has."""
-        runs: dict[tuple[str, str], list[Figures]] = {}
-        for _ in range(rounds):
-            for workload in workloads:
-                for server in [*servers, *floors]:
-                    if server.name == PEER_NAME and not workload.peer:
-                        continue
-                    label = workload.name + suffix
-                    runs.setdefault((label, server.name), []).append(
-                        self.run(server, workload, label)
-                    )
+        runs = self.rounds([*servers, *floors], workloads, rounds, suffix)
         for workload in workloads:
             label = workload.name + suffix
             for server in servers:
@@ -123,6 +114,29 @@ class Bench:
                     self.rows.append(Row(label, server.name, figures, server.http))
             for floor in floors:
                 self.floors[workload.name, floor.http] = median_run(runs[label, floor.name])
+
+    def rounds(
+        self,
+        servers: Sequence[Server],
+        workloads: Sequence[Workload],
+        rounds: int,
+        suffix: str = "",
+        swap: bool = False,
+    ) -> dict[tuple[str, str], list[Figures]]:
+        """Every run of each (workload label, server name), `rounds` of them, the servers
+        and the workloads taking turns (`swap`: the servers' order reversed every other
+        round). The peer runs only the workloads it has."""
+        runs: dict[tuple[str, str], list[Figures]] = {}
+        for round_ in range(rounds):
+            for workload in workloads:
+                for server in servers[::-1] if swap and round_ % 2 else servers:
+                    if server.name == PEER_NAME and not workload.peer:
+                        continue
+                    label = workload.name + suffix
+                    runs.setdefault((label, server.name), []).append(
+                        self.run(server, workload, label)
+                    )
+        return runs
 
 
 def median_run(runs: list[Figures]) -> Figures:

@@ -203,10 +203,11 @@ class MessageStore:
             own, record = self.keys.idempotency_key(idempotency_key), replay_record(message)
         else:
             own, record = None, ""
-        post = Post(message.to_json(), record, self.keys.rate(client), own, self.dedup_ttl,
+        limit = self.rate_limit
+        rate_key = self.keys.rate(client) if limit else ""  # sent only with a limit
+        post = Post(message.to_json(), record, rate_key, own, self.dedup_ttl,
                     asyncio.get_running_loop().time())  # fmt: skip
         raw, outcome, *wait_ms = await self._posts(post)
-        limit = self.rate_limit
         if outcome == RATE_LIMITED:
             assert limit is not None
             raise RateLimited(limit, max(1, math.ceil(wait_ms[0] / 1000)))
