@@ -51,6 +51,9 @@ TOGETHER = [[WORKLOADS[0], WORKLOADS[3]], [WORKLOADS[1]], [WORKLOADS[2]], [WORKL
 SCALING = [WORKLOADS[0], WORKLOADS[1]]
 
 
+Runs = dict[tuple[str, str], list[Figures]]  # every run of each (workload label, server name)
+
+
 @dataclass(frozen=True)
 class Row:
     workload: str
@@ -115,18 +118,12 @@ class Bench:
             for floor in floors:
                 self.floors[workload.name, floor.http] = median_run(runs[label, floor.name])
 
-    def rounds(
-        self,
-        servers: Sequence[Server],
-        workloads: Sequence[Workload],
-        rounds: int,
-        suffix: str = "",
-        swap: bool = False,
-    ) -> dict[tuple[str, str], list[Figures]]:
+    def rounds(self, servers: Sequence[Server], workloads: Sequence[Workload], rounds: int,
+               suffix: str = "", swap: bool = False) -> Runs:  # fmt: skip
         """Every run of each (workload label, server name), `rounds` of them, the servers
         and the workloads taking turns (`swap`: the servers' order reversed every other
         round). The peer runs only the workloads it has."""
-        runs: dict[tuple[str, str], list[Figures]] = {}
+        runs: Runs = {}
         for round_ in range(rounds):
             for workload in workloads:
                 for server in servers[::-1] if swap and round_ % 2 else servers:
