@@ -14,7 +14,7 @@ from sentinel_board.drills import endurance_report
 from sentinel_board.drills.endurance import ROTATION, endure
 from sentinel_board.drills.endurance_target import RedisFigures, local_target
 from sentinel_board.drills.options import EnduranceOptions
-from sentinel_board.drills.resources import Sample, verdicts
+from sentinel_board.drills.resources import Sample, least, verdicts
 from sentinel_board.drills.workload import Record
 
 # At the default down-after: at 1,000 ms Sentinel now and then fails over twice, counting its
@@ -110,3 +110,18 @@ def test_where_the_figures_go_is_made_or_refused_before_the_run(tmp_path: Path) 
     )  # fmt: skip
     assert result.exit_code == 2, result.output
     assert made.is_dir() and (tmp_path / "report").is_dir()
+
+
+def test_a_worker_s_figures_are_what_stays_in_every_reading() -> None:
+    """A connection on its way out (in one reading) is not counted; one that stays is."""
+    readings = {
+        "1": [{"fds": 36.0, "rss": 9.0}, {"fds": 35.0, "rss": 8.0}, {"fds": 37.0, "rss": 8.5}],
+        "2": [{"fds": 40.0, "rss": 7.0}, {"fds": 40.0, "rss": 7.5}, {"fds": 40.0, "rss": 7.0}],
+    }
+    assert least(readings) == {"1": {"fds": 35.0, "rss": 8.0}, "2": {"fds": 40.0, "rss": 7.0}}
+
+
+def test_a_failed_bound_says_its_figure_after_each_fault() -> None:
+    samples = [_sample(n, fds, 130 * 2**20, 30) for n, fds in enumerate([70, 71, 70, 73], 1)]
+    [(_, held, figures)] = [v for v in verdicts(samples, [10] * 4) if "open files" in v[0]]
+    assert not held and figures.endswith("(after each fault: 70, 71, 70, 73)")
