@@ -1,11 +1,11 @@
 """What a long life costs: the board's and Redis's resources, sampled after every fault.
 
 Per worker of the board (from its /metrics, scraped over new connections until every worker
-has answered three times): resident memory, open file descriptors, asyncio tasks, each the
+has answered READINGS times): resident memory, open file descriptors, asyncio tasks, each the
 least of its readings. What leaks stays in every reading; what passes (a scrape's connection
 that its client closed and the worker has yet to, a health check's, a request that timed out
-still in its handler) does not. Per node: Redis's
-`connected_clients`; on the master: `used_memory` and the key count. Judged: file
+still in its handler) does not. Per node: Redis's `connected_clients` (the least of as many
+readings); on the master: `used_memory` and the key count. Judged: file
 descriptors and client connections within ±2 of their level after the first fault, the
 board's memory grown by at most 5 MB, the keys bounded by what the workload keeps.
 """
@@ -19,9 +19,8 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from sentinel_board.drills.endurance_target import EnduranceTarget, RedisFigures
+from sentinel_board.drills.endurance_target import READINGS, EnduranceTarget, RedisFigures
 
-READINGS = 3  # of each worker, at least
 SCRAPES = 90  # at most, to hear from every worker that often
 TOLERANCE = 2  # file descriptors, connections
 MEMORY_GROWTH = 5 * 1024 * 1024  # bytes, all workers together
