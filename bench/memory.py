@@ -36,8 +36,7 @@ CONCURRENCY = 32
 class MemoryFigures:
     messages: int
     after_window: float  # bytes per message once the app's own dedup keys expired
-    with_client_key: float  # posted with an Idempotency-Key, kept for a day (as the app's
-    # own dedup key is, within its window)
+    with_client_key: float  # posted with an Idempotency-Key, kept for a day
     in_the_list: float  # MEMORY USAGE of UNREAD alone: the message itself
     window_s: float  # how long the app's own dedup keys lived, as measured
 

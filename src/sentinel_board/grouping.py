@@ -7,8 +7,9 @@ exception for that item alone; an exception `run` raises is every item's.
 
 What for: a Redis script that takes ten posts costs Redis, its replicas and the app much less
 than ten scripts that take one each (one command to parse, one script call, one transaction to
-replicate, one reply), and a request waits no longer than for its own round trip would have:
-what comes while a call is in flight would have waited for the HA layer's batch anyway.
+replicate, one reply). What comes while a call is in flight would mostly have waited for the
+HA layer's batch anyway; a call in flight through a failover (its retries) holds the next one
+back, so a caller that counts a deadline gives when its item came (the store's `since`).
 """
 
 from __future__ import annotations
@@ -29,33 +30,30 @@ class Grouped(Generic[Item, Result]):
         self._most = most
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._in_flight: asyncio.Task[None] | None = None
-        self._scheduled = False
 
     def __call__(self, item: Item) -> asyncio.Future[Result]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Result] = loop.create_future()
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if self._in_flight is None and not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._start)  # at the end of this turn, with what else it brings
+        if self._in_flight is None:
+            self._start()
         return future
 
     def _start(self) -> None:
-        self._scheduled = False
-        if self._in_flight is not None or not self._waiting:
-            return
-        waiting = [each for each in self._waiting if not each[1].done()]  # else given up on
-        group, self._waiting = waiting[: self._most], waiting[self._most :]
-        if not group:
-            return
-        self._in_flight = asyncio.ensure_future(self._answer(group))
+        """A call for what waits: its task's first step comes at the end of this turn of the
+        loop, and takes what came by then."""
+        self._in_flight = asyncio.ensure_future(self._answer())
         self._in_flight.add_done_callback(self._done)
 
     def _done(self, _: asyncio.Task[None]) -> None:
         self._in_flight = None
-        self._start()  # what came meanwhile
+        if self._waiting:  # what came meanwhile
+            self._start()
 
-    async def _answer(self, group: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+    async def _answer(self) -> None:
+        waiting = [each for each in self._waiting if not each[1].done()]  # else given up on
+        group, self._waiting = waiting[: self._most], waiting[self._most :]
+        if not group:
+            return
         try:
             results = await self._run([item for item, _ in group])
             if len(results) != len(group):

@@ -117,10 +117,12 @@ def push_call(
     names = [keys.unread, keys.post_group(group)]
     args: list[str | int] = [allowed, math.ceil(limit.window * 1000) if limit else 0, ttl]
     for post in posts:
-        if post.own_key and post.own_ttl < 1:
-            raise ValueError("a post's own dedup key needs a TTL of 1 s at least")
-        names += [post.rate_key] if allowed > 0 else []
-        names += [post.own_key] if post.own_key else []
+        if allowed > 0:
+            names.append(post.rate_key)
+        if post.own_key:
+            if post.own_ttl < 1:
+                raise ValueError("a post's own dedup key needs a TTL of 1 s at least")
+            names.append(post.own_key)
         args += (post.message, post.own_ttl if post.own_key else 0, post.record)
     return names, args
 
@@ -173,8 +175,8 @@ class MessageStore:
         rate_limit: RateLimit | None = None,
     ) -> None:
         """`dedup_ttl`: how long a client's Idempotency-Key is remembered (at least while the
-        app may retry its write). A group of posts the store sends is remembered only that
-        long."""
+        app may retry its write). A group of posts the store sends is remembered for the retry
+        window alone."""
         self.redis = redis
         self.keys = Keys(key_prefix)
         self.retry_window = retry_window(redis.config.failover_deadline)
@@ -187,7 +189,7 @@ class MessageStore:
         deadline counts from the first post's arrival: a post waits for a master no longer
         than it would have alone, however long the group before it took."""
         keys, args = push_call(self.keys, new_id(), posts, self.rate_limit, self.retry_window)
-        since = min(post.arrived for post in posts)
+        since = posts[0].arrived  # they come in the order they came
         replies: list[Any] = await self.redis.write(PUSH, keys, args, since=since)
         return replies
 

@@ -70,7 +70,7 @@ async def _workers(target: EnduranceTarget) -> dict[str, dict[str, float]]:
 
 def least(readings: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
     """Each worker's figures, each the least of its readings."""
-    return {pid: {name: min(r[name] for r in seen) for name in seen[0]}
+    return {pid: {name: min(r[name] for r in seen if name in r) for name in seen[0]}
             for pid, seen in readings.items()}  # fmt: skip
 
 
