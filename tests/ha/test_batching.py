@@ -20,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sentinel_board.ha import Address
 from sentinel_board.ha.batching import Batcher
+from sentinel_board.ha.connection import client as new_client
 from sentinel_board.topology import Topology
 from sentinel_board.topology.ports import free_port
 from tests.helpers import wait_until_async
@@ -334,3 +335,51 @@ async def test_a_response_callback_that_fails_is_its_own_command_s_error(
     assert pong is True
     assert isinstance(shared, ValueError) and isinstance(again, ValueError)
     assert shared is not again, "shared, the error is each one's own"
+
+
+async def test_a_batcher_keeps_one_connection_from_batch_to_batch(topology: Topology) -> None:
+    """One batch is in flight at a time, so one connection serves them all: it stays the
+    batcher's between batches (no checkout and release each), and is given back to the
+    pool when a batch fails on it."""
+    async with own_client(topology, socket_timeout=0.5) as own:
+        batcher = Batcher(own)
+        ids = [(await batcher.submit("CLIENT ID"))[0] for _ in range(3)]
+        assert len(set(ids)) == 1, "three batches, one connection"
+        pool = own.connection_pool
+        assert (len(pool._in_use_connections), len(pool._available_connections)) == (1, 0)
+        [failed] = await asyncio.gather(batcher.submit("BLPOP", key(), 5), return_exceptions=True)
+        assert isinstance(failed, RedisTimeoutError)
+        assert (len(pool._in_use_connections), len(pool._available_connections)) == (0, 1)
+        assert (await batcher.submit("CLIENT ID"))[0] not in ids, "a new one, taken again"
+
+
+async def test_a_kept_connection_the_server_closed_is_made_again_not_failed(
+    topology: Topology, master: Redis
+) -> None:
+    """As the pool checks a connection it gives: a batch after the server closed the
+    batcher's connection (CLIENT KILL, a replica re-pointed by Sentinel) is sent on a new one."""
+    async with own_client(topology) as own:
+        batcher = Batcher(own)
+        first = (await batcher.submit("CLIENT ID"))[0]
+        [connection] = own.connection_pool._in_use_connections
+        reader = connection._reader
+        assert reader is not None
+        assert await master.execute_command("CLIENT KILL ID", first) == 1
+        await wait_until_async(reader.at_eof, timeout=10)
+        second = (await batcher.submit("CLIENT ID"))[0]
+        assert second != first, "answered, on a new connection"
+
+
+async def test_a_batch_on_a_closed_client_closes_its_connection_after(topology: Topology) -> None:
+    """A late batch on the old master's client, closed at a switch, is still answered, and
+    its connection is closed after it, not kept open by the batcher (CLOSE_WAIT)."""
+    node = topology.node(topology.master_name() or "")
+    own = new_client((node.host, node.port), password=topology.password(node),
+                     socket_timeout=5, connect_timeout=5)  # fmt: skip
+    batcher = Batcher(own)
+    assert (await batcher.submit("PING"))[0] is True
+    await own.aclose()
+    assert (await batcher.submit("PING"))[0] is True, "a late request is still served"
+    pool = own.connection_pool
+    connections = [*pool._available_connections, *pool._in_use_connections]
+    assert connections and not any(c.is_connected for c in connections)

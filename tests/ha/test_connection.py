@@ -7,16 +7,14 @@ from redis.asyncio import Redis
 
 from sentinel_board.ha import HAConfig, RedisHA
 from sentinel_board.ha.connection import client as new_client
-from tests.helpers import wait_until_async
 
 
 async def _abort_connections(client: Redis) -> int:
-    """Close every idle connection's transport under redis-py, which still holds them open:
-    what a peer's reset, or our own close of a client while a request is in it, leaves. A
-    batch gives its connection back just after its answers: wait for it."""
+    """Close the transport of every connection of `client` (no request is in flight) under
+    redis-py, which still holds them open: what a peer's reset, or our own close of a client
+    while a request is in it, leaves. A batcher keeps its connection between batches."""
     pool = client.connection_pool
-    await wait_until_async(lambda: not pool._in_use_connections, timeout=5)
-    connections = list(pool._available_connections)
+    connections = [*pool._available_connections, *pool._in_use_connections]
     for connection in connections:
         assert connection._writer is not None
         connection._writer.transport.abort()

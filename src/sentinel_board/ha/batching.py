@@ -76,6 +76,7 @@ class Batcher:
         self._queued: list[_Queued] = []
         self._shared: dict[tuple[object, ...], Waiting] = {}  # shared reads of the queue
         self._in_flight: asyncio.Task[None] | None = None
+        self._connection: AbstractConnection | None = None  # the pool's, kept (see _checkout)
 
     def submit(self, *command: str | int, shared: bool = False) -> asyncio.Future[Replies]:
         """The command's reply and WAIT's (None without `wait`). An error reply is returned,
@@ -118,39 +119,44 @@ class Batcher:
         callback: Callable[[Any], Any] | None,
         shared: tuple[object, ...] | None,
     ) -> asyncio.Future[Replies]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Replies] = loop.create_future()
-        if not self._queued and self._in_flight is None:
-            loop.call_soon(self._send)  # at the end of this turn of the loop
+        future: asyncio.Future[Replies] = asyncio.get_running_loop().create_future()
+        if self._in_flight is None:
+            self._start()
         waiting = [future]
         self._queued.append(_Queued(packed, replies, callback, waiting))
         if shared is not None:
             self._shared[shared] = waiting
         return future
 
-    def _send(self) -> None:
-        if self._in_flight is not None or not self._queued:
-            return
-        queued, self._queued, self._shared = self._queued, [], {}
-        self._in_flight = asyncio.ensure_future(self._run(queued))
+    def _start(self) -> None:
+        """A batch for what is queued: its task's first step comes at the end of this turn
+        of the loop, and takes what was queued by then."""
+        self._in_flight = asyncio.ensure_future(self._run())
         self._in_flight.add_done_callback(self._sent)
 
     def _sent(self, _: asyncio.Task[None]) -> None:
         self._in_flight = None
-        self._send()  # what gathered meanwhile
+        if self._queued:  # what gathered meanwhile
+            self._start()
 
-    async def _run(self, queued: list[_Queued]) -> None:
+    async def _run(self) -> None:
+        queued, self._queued, self._shared = self._queued, [], {}
+        if not queued:
+            return
         try:
             if self.on_batch is not None:
                 self.on_batch(len(queued))
             packed = b"".join([each.packed for each in queued] + [self._wait])
             expected = sum(each.replies for each in queued) + bool(self._wait)
-            pool = self.client.connection_pool
-            connection = await pool.get_connection()  # type: ignore[no-untyped-call]
             try:
-                await self._answer(queued, await _exchange(connection, packed, expected))
-            finally:  # once answered; given back even if cancelled meanwhile, as Pipeline does
-                await asyncio.shield(pool.release(connection))
+                connection = await self._checkout()
+                replies = await _exchange(connection, packed, expected)
+            except BaseException:  # it may have replies left unread: given back, not kept
+                await asyncio.shield(self.release())
+                raise
+            if getattr(self.client.connection_pool, "closed", False):
+                await asyncio.shield(self.release())  # a closed client's: closed now
+            await self._answer(queued, replies)
         except asyncio.CancelledError:
             for each in queued:
                 for future in each.waiting:
@@ -161,6 +167,25 @@ class Batcher:
                 for future in each.waiting:
                     if not future.done():  # else its request was cancelled, or answered
                         future.set_exception(error)
+
+    async def _checkout(self) -> AbstractConnection:
+        """A connection of the client's pool, kept for the batches that follow: one batch is
+        in flight at a time, so one connection serves them all, without the pool's lock and
+        bookkeeping at every batch (a third of a batch's cost in the app, with the timer task
+        redis-py's write makes). One the server closed meanwhile (CLIENT KILL, its `timeout`,
+        a replica Sentinel re-points) is made again by the batch's write, not failed."""
+        if self._connection is None:
+            pool = self.client.connection_pool
+            self._connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        elif self._connection.is_connected and await self._connection.can_read():
+            await self._connection.disconnect()  # at its end, or a reply nobody asked for
+        return self._connection
+
+    async def release(self) -> None:
+        """Give the kept connection back to the pool (the next batch takes one again)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await self.client.connection_pool.release(connection)
 
     async def _answer(self, queued: list[_Queued], replies: list[Any]) -> None:
         acks = replies[-1] if self.wait else None
@@ -201,16 +226,17 @@ async def _exchange(connection: AbstractConnection, packed: bytes, replies: int)
     connection raised (redis-py closes the connection then, so that no reply left unread
     answers the next batch).
 
-    The connection's socket timeout bounds the reading of the batch's replies, not of each
-    one: a timer set and cancelled for each reply was a tenth of a post's cost in the store.
-    Its reads go without one meanwhile (redis-py then treats a transport's own timeout as a
-    failure, as before), and a read the batch's timer cuts short closes the connection, as
-    redis-py's own timeout does."""
-    await connection.send_packed_command(packed)
+    The connection's socket timeout bounds the batch whole, its write and the reading of
+    its replies, not each step: a timer set and cancelled for each reply was a tenth of a
+    post's cost in the store, and redis-py writes under a timeout in a task of its own. The
+    write and the reads go without one meanwhile (redis-py then treats a transport's own
+    timeout as a failure, as before), and a step the batch's timer cuts short closes the
+    connection, as redis-py's own timeout does."""
     answers: list[Any] = []
     bound, connection.socket_timeout = connection.socket_timeout, None
     try:
         async with asyncio.timeout(bound):
+            await connection.send_packed_command(packed)
             for _ in range(replies):
                 try:
                     answers.append(await connection.read_response())
