@@ -89,8 +89,8 @@ class FirstAttemptUnacknowledged(RedisHA):
 
 @pytest.mark.parametrize(
     ("keys", "groups_kept"),
-    [((None, "k", None), 1), (("k1", "k2"), 0)],
-    ids=["with-posts-without-a-key", "every-post-with-a-key"],
+    [((None, None, None), 1), ((None, "k", None), 1), (("k1", "k2"), 0)],
+    ids=["no-post-with-a-key", "with-posts-without-a-key", "every-post-with-a-key"],
 )
 async def test_a_retry_that_finds_its_own_write_is_not_a_replay(
     settings: Settings, master: Redis, keys: tuple[str | None, ...], groups_kept: int
