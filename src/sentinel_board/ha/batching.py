@@ -3,13 +3,14 @@
 Every command queued during one turn of the event loop goes out at the end of that turn as
 one pipeline: one write to the socket, one read of the replies (auto-pipelining, as ioredis
 and Lettuce do it). A request waits no longer than it would have for its own round trip,
-and the per-command cost of redis-py (a pool checkout, a socket write and a read each) is
-paid once per batch.
+and the per-command cost of redis-py (a socket write and a read each) is paid once per
+batch.
 
 One batch at a time: while a batch is in flight, what comes meanwhile gathers into the next,
-which goes as soon as the replies are in. So a batcher keeps one connection busy, however
-many requests it serves (a long-lived client holds a steady number of them), and a burst
-makes bigger batches, not more connections.
+which goes as soon as the replies are in. So a batcher needs one connection, however many
+requests it serves: it keeps one of the client's pool from batch to batch (a long-lived
+client holds a steady number of them), and a burst makes bigger batches, not more
+connections.
 
 A batch of writes ends with a single WAIT. WAIT counts the replicas that acknowledged every
 write sent before it on its connection, so its count answers for the whole batch: a group
