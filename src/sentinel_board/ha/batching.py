@@ -153,10 +153,10 @@ class Batcher:
                 connection = await self._checkout()
                 replies = await _exchange(connection, packed, expected)
             except BaseException:  # it may have replies left unread: given back, not kept
-                await asyncio.shield(self.release())
+                await asyncio.shield(self._release())
                 raise
             if getattr(self.client.connection_pool, "closed", False):
-                await asyncio.shield(self.release())  # a closed client's: closed now
+                await asyncio.shield(self._release())  # a closed client's: closed now
             await self._answer(queued, replies)
         except asyncio.CancelledError:
             for each in queued:
@@ -173,8 +173,9 @@ class Batcher:
         """A connection of the client's pool, kept for the batches that follow: one batch is
         in flight at a time, so one connection serves them all, without the pool's lock and
         bookkeeping at every batch (a third of a batch's cost in the app, with the timer task
-        redis-py's write makes). One the server closed meanwhile (CLIENT KILL, its `timeout`,
-        a replica Sentinel re-points) is made again by the batch's write, not failed."""
+        redis-py's write makes). One whose close by the server (CLIENT KILL, its `timeout`, a
+        replica Sentinel re-points) has arrived is made again by the batch's write, not
+        failed; one closed later fails its batch, which the HA layer retries, as before."""
         if self._connection is None:
             pool = self.client.connection_pool
             self._connection = await pool.get_connection()  # type: ignore[no-untyped-call]
@@ -182,8 +183,9 @@ class Batcher:
             await self._connection.disconnect()  # at its end, or a reply nobody asked for
         return self._connection
 
-    async def release(self) -> None:
-        """Give the kept connection back to the pool (the next batch takes one again)."""
+    async def _release(self) -> None:
+        """Give the kept connection back to the pool (the next batch takes one again); only
+        from the batch's own task, which is the connection's one user."""
         connection, self._connection = self._connection, None
         if connection is not None:
             await self.client.connection_pool.release(connection)

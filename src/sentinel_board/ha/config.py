@@ -91,8 +91,9 @@ class HAConfig:
 
     @property
     def command_timeout(self) -> float:
-        """How long one round trip to a data node may take: the replies of one batch of
-        commands (those of concurrent requests, sent together), a write's WAIT included."""
+        """How long one round trip to a data node may take: one batch of commands (those of
+        concurrent requests, sent together), its write and its replies, a write's WAIT
+        included."""
         return self.socket_timeout + self.ack_timeout_ms / 1000
 
 
